@@ -1,0 +1,79 @@
+"""``psc``: the platform's command line. ``psc run`` starts the whole stack on embedded defaults (``make run``)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.devstack.stack import Stack, StackInfo, StackPorts
+
+app = typer.Typer(help="Parent Support Center platform", no_args_is_help=True, add_completion=False)
+
+
+def _print_urls(info: StackInfo) -> None:
+    width = max(len(name) for name in info.urls)
+    print("\nParent Support Center stack is up:")
+    print(f"  {'kafka':<{width}}  {info.kafka_bootstrap}")
+    print(f"  {'database':<{width}}  {info.database_url}")
+    for name, url in info.urls.items():
+        print(f"  {name:<{width}}  {url}")
+    print(f"  {'logs':<{width}}  {info.logs}")
+    print(f"\nThe same as JSON: {Path(info.var_dir) / 'stack.json'}\nCtrl-C stops everything.\n", flush=True)
+
+
+@app.command()
+def run(
+    var_dir: Annotated[Path, typer.Option(help="Where data, logs and stack.json live")] = Path("var"),
+    free_ports: Annotated[bool, typer.Option("--free-ports", help="Pick unused ports instead of the defaults")] = False,
+) -> None:
+    """Start broker, database, mail catcher, SMS sink and the four services; stop them all on Ctrl-C."""
+    raise typer.Exit(asyncio.run(_run(var_dir, StackPorts.free() if free_ports else StackPorts())))
+
+
+async def _run(var_dir: Path, ports: StackPorts) -> int:
+    stack = Stack(var_dir, ports)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        info = await stack.start(echo=True)
+    except Exception as exc:
+        print(f"\nthe stack did not start: {exc}", flush=True)
+        return 1
+    _print_urls(info)
+    code = 0
+    while not stop.is_set():
+        try:
+            stack.raise_if_any_died()
+        except RuntimeError as exc:
+            print(f"\n{exc}\nstopping the stack.", flush=True)
+            code = 1
+            break
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        except TimeoutError:
+            pass
+    print("stopping ...", flush=True)
+    stack.stop()
+    print("stopped.", flush=True)
+    return code
+
+
+@app.command("create-topics")
+def create_topics() -> None:
+    """Create the platform's topics on the broker named by PSC_KAFKA_BOOTSTRAP (idempotent)."""
+    from shared.contracts.topics import ALL_TOPICS
+    from shared.kafka.connection import ensure_topics
+    from shared.settings import PlatformSettings
+
+    created = asyncio.run(ensure_topics(PlatformSettings(), list(ALL_TOPICS)))
+    print(f"created: {', '.join(created) or 'none (all existed)'}")
+
+
+def main() -> None:
+    app()

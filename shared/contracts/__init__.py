@@ -1,0 +1,1 @@
+"""Event contracts and topic names: the only thing services share about each other."""

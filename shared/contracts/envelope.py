@@ -1,0 +1,86 @@
+"""The envelope every event carries, and how events go to and from Kafka bytes."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Annotated, Any, Union
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class FrozenModel(BaseModel):
+    """Messages are values: immutable, and strict about fields nobody declared."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Event(FrozenModel):
+    """Envelope fields; each concrete event adds ``event_type`` as a literal and its own payload fields."""
+
+    event_id: UUID = Field(default_factory=uuid4, description="Unique id of this event; consumers deduplicate on it")
+    event_type: str = Field(description="What happened, past tense, dotted: 'inquiry.submitted'")
+    version: int = Field(1, ge=1, description="Schema version of this event type")
+    occurred_at: AwareDatetime = Field(description="When it happened (UTC)")
+    correlation_id: str = Field(description="Id that ties this event to the request or message that caused it")
+
+    @abstractmethod
+    def partition_key(self) -> str:
+        """The Kafka key: events of one aggregate stay in order on one partition."""
+
+
+class InquiryEvent(Event):
+    """An event about one inquiry: keyed by the inquiry id."""
+
+    inquiry_id: UUID = Field(description="The inquiry this event is about; also the Kafka message key")
+
+    def partition_key(self) -> str:
+        return str(self.inquiry_id)
+
+
+def to_bytes(event: Event) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def kafka_headers(event: Event) -> list[tuple[str, bytes]]:
+    """Headers let a consumer skip event types it does not handle without parsing the body."""
+    return [
+        ("event_type", event.event_type.encode()),
+        ("correlation_id", event.correlation_id.encode()),
+        ("event_id", str(event.event_id).encode()),
+    ]
+
+
+def event_parser(*event_types: type[Event]) -> TypeAdapter[Any]:
+    """A parser for the events a consumer handles, told apart by ``event_type``."""
+    if len(event_types) == 1:
+        return TypeAdapter(event_types[0])
+    return TypeAdapter(Annotated[Union[event_types], Field(discriminator="event_type")])  # noqa: UP007
+
+
+def event_type_of(event_cls: type[Event]) -> str:
+    default = event_cls.model_fields["event_type"].default
+    if not isinstance(default, str):
+        raise TypeError(f"{event_cls.__name__} has no literal event_type default")
+    return default
+
+
+class FieldError(FrozenModel):
+    """One reason an input was refused. Never carries the offending value: it may be personal data."""
+
+    field: str = Field(description="Dotted path of the field, e.g. 'parent.email'")
+    reason: str = Field(description="Why it was refused, for a person to read")
+
+
+def field_errors(error: ValidationError, *, drop_prefix: tuple[str, ...] = ()) -> list[FieldError]:
+    """Turn pydantic's errors into field/reason pairs (the same on HTTP and on Kafka)."""
+    out: list[FieldError] = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in item["loc"]]
+        while loc and loc[0] in drop_prefix:
+            loc.pop(0)
+        reason = item["msg"]
+        if reason.startswith("Value error, "):
+            reason = reason.removeprefix("Value error, ")
+        out.append(FieldError(field=".".join(loc) or "(message)", reason=reason))
+    return out

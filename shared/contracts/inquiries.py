@@ -1,0 +1,136 @@
+"""The inquiry contract: the submission command (HTTP body and Kafka message alike) and intake's events.
+
+Validation lives in these models, so both ways in refuse the same input for the same reasons.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+
+from shared.contracts.envelope import Event, FieldError, FrozenModel, InquiryEvent
+
+
+class Language(StrEnum):
+    """Languages the center writes to parents in (ISO 639-1); each has its notification templates."""
+
+    ENGLISH = "en"
+    SPANISH = "es"
+    CHINESE = "zh"
+    ARABIC = "ar"
+    POLISH = "pl"
+    VIETNAMESE = "vi"
+    URDU = "ur"
+
+
+class InquiryCategory(StrEnum):
+    SPECIAL_EDUCATION = "special_education"
+    ATTENDANCE = "attendance"
+    ENROLLMENT = "enrollment"
+    TRANSPORTATION = "transportation"
+    SAFETY_AND_BULLYING = "safety_and_bullying"
+    ACADEMICS = "academics"
+    HEALTH_AND_WELLNESS = "health_and_wellness"
+    OTHER = "other"
+
+
+class IntakeChannel(StrEnum):
+    """How the inquiry came in."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    WALK_IN = "walk_in"
+    WEB = "web"
+    NETWORK_OFFICE = "network_office"
+    DISTRICT_SYSTEM = "district_system"
+
+
+Grade = Literal["PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ParentContact(FrozenModel):
+    name: ShortText = Field(description="Parent or guardian's name as they give it")
+    email: EmailStr | None = Field(None, description="Where the parent gets email")
+    mobile_phone: str | None = Field(None, description="Mobile number; stored in E.164 form (+13125551212)")
+    preferred_language: Language = Field(Language.ENGLISH, description="Language to write to the parent in")
+    sms_consent: bool = Field(False, description="Whether the parent agreed to text messages")
+
+    @field_validator("mobile_phone")
+    @classmethod
+    def _phone_in_e164(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            number = phonenumbers.parse(value, "US")
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError("is not a phone number") from exc
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("is not a valid phone number")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ParentContact:
+        if self.email is None and self.mobile_phone is None:
+            raise ValueError("give an email or a mobile phone, so the parent can be told what happens")
+        if self.sms_consent and self.mobile_phone is None:
+            raise ValueError("sms_consent needs a mobile_phone")
+        return self
+
+
+class Student(FrozenModel):
+    school_id: int = Field(ge=100000, le=999999, description="The district's six-digit school id")
+    grade: Grade = Field(description="PK, K or 1 to 12")
+
+
+class InquirySubmission(FrozenModel):
+    """What a caller submits: the body of ``POST /v1/inquiries``, and (with the fields below) a Kafka message."""
+
+    parent: ParentContact
+    student: Student
+    category: InquiryCategory
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] = Field(
+        description="The concern in the parent's words, as staff recorded it"
+    )
+    channel: IntakeChannel = Field(description="How the inquiry came in")
+    submitted_by: ShortText | None = Field(None, description="Staff member or system that entered it")
+
+
+class SubmitInquiry(InquirySubmission):
+    """The command on the submissions topic: a submission plus the submitter's ids."""
+
+    correlation_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The submitter's id for this request; echoed on every event it causes, and on a rejection"
+    )
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="Submitting twice with the same key creates one inquiry"
+    )
+
+
+class InquirySubmitted(InquiryEvent):
+    """An inquiry was recorded. Carries what routing and notify need; the description stays in intake."""
+
+    event_type: Literal["inquiry.submitted"] = "inquiry.submitted"
+    reference: str = Field(description="Reference number the parent is given, e.g. PSC-26-000123")
+    category: InquiryCategory
+    channel: IntakeChannel
+    parent: ParentContact
+    student: Student
+    submitted_by: str | None = None
+
+
+class SubmissionRejected(Event):
+    """A submission on the submissions topic was refused; nothing was stored."""
+
+    event_type: Literal["inquiry.submission_rejected"] = "inquiry.submission_rejected"
+    errors: list[FieldError] = Field(description="Each field refused and why")
+    idempotency_key: str | None = Field(None, description="The submitter's idempotency key, if it could be read")
+    origin_topic: str = Field(description="Topic the submission came from")
+    origin_partition: int = Field(description="Partition the submission came from")
+    origin_offset: int = Field(description="Offset of the submission")
+
+    def partition_key(self) -> str:
+        return self.correlation_id

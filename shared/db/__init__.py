@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing: pool, migrations runner, unit of work. Each service owns one schema."""

@@ -1,0 +1,101 @@
+"""One transaction around a change and the events it causes (the outbox rows go in at commit, in one statement)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.contracts.envelope import Event, kafka_headers
+
+
+class UnitOfWork:
+    """``async with UnitOfWork(pool) as uow``: commits on a clean exit, rolls back on an exception.
+
+    ``uow.conn`` is the transaction's connection for the repository functions; ``uow.emit`` queues an event for the
+    outbox. ``on_commit`` is called after a commit that emitted events (the local relay wakes without waiting).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None) -> None:
+        self._pool = pool
+        self._on_commit = on_commit
+        self._pending: list[tuple[str, Event]] = []
+        self._conn: PoolConnectionProxy | None = None
+        self._tx: asyncpg.transaction.Transaction | None = None
+
+    @property
+    def conn(self) -> PoolConnectionProxy:
+        if self._conn is None:
+            raise RuntimeError("UnitOfWork used outside its 'async with' block")
+        return self._conn
+
+    def emit(self, topic: str, event: Event) -> None:
+        self._pending.append((topic, event))
+
+    @property
+    def emitted(self) -> list[tuple[str, Event]]:
+        return list(self._pending)
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._conn is not None and self._tx is not None
+        emitted = bool(self._pending)
+        try:
+            if exc_type is None:
+                await self._write_outbox()
+                await self._tx.commit()
+            else:
+                await self._tx.rollback()
+        except BaseException:
+            if not self._tx.is_completed():
+                await self._tx.rollback()
+            raise
+        finally:
+            self._pending.clear()
+            await self._pool.release(self._conn)
+            self._conn = None
+        if exc_type is None and emitted and self._on_commit is not None:
+            self._on_commit()
+
+    async def _write_outbox(self) -> None:
+        if not self._pending:
+            return
+        await self.conn.executemany(
+            "INSERT INTO outbox (event_id, topic, key, event_type, payload, headers)"
+            " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)",
+            [
+                (
+                    event.event_id,
+                    topic,
+                    event.partition_key(),
+                    event.event_type,
+                    event.model_dump_json(),
+                    [[name, value.decode()] for name, value in kafka_headers(event)],
+                )
+                for topic, event in self._pending
+            ],
+        )
+
+
+async def claim_inbox(conn: PoolConnectionProxy, *, subscriber: str, event_ids: list[UUID]) -> set[UUID]:
+    """Record these events as applied by ``subscriber``; return the ones not applied before (in one statement)."""
+    if not event_ids:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO inbox (subscriber, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING"
+        " RETURNING event_id",
+        subscriber,
+        event_ids,
+    )
+    return {row["event_id"] for row in rows}
+

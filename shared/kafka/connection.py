@@ -1,0 +1,90 @@
+"""Kafka clients built from settings alone, so any Kafka (Tansu, Apache Kafka, a managed cluster) is one env away.
+
+Producers use acks=all and never the idempotent producer: Tansu refuses InitProducerId, and exactly-once effects come
+from the outbox and inbox, not from the producer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from shared.settings import PlatformSettings
+
+
+def broker_security(settings: PlatformSettings) -> BaseSecurity | None:
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = settings.kafka_ssl_context()
+    use_ssl = protocol in ("SSL", "SASL_SSL")
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    sasl: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }
+    return sasl[settings.kafka_sasl_mechanism](
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=use_ssl,
+    )
+
+
+def client_options(settings: PlatformSettings) -> dict[str, Any]:
+    """Bootstrap and security options for plain aiokafka clients, derived from the same security object."""
+    return {"bootstrap_servers": settings.kafka_bootstrap, **parse_security(broker_security(settings))}
+
+
+def create_broker(settings: PlatformSettings, *, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        security=broker_security(settings),
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        graceful_timeout=10.0,
+    )
+
+
+def create_producer(settings: PlatformSettings, *, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **client_options(settings),
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+    )
+
+
+async def ensure_topics(settings: PlatformSettings, topics: tuple[str, ...] | list[str]) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created. Idempotent."""
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id="psc-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics if name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [NewTopic(name, settings.topic_partitions, settings.topic_replication) for name in missing]
+        )
+        created = []
+        for topic_error in response.topic_errors:
+            name, code = topic_error[0], topic_error[1]
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:
+                raise RuntimeError(f"could not create topic {name}: error code {code}")
+        return created
+    finally:
+        await admin.close()

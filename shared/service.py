@@ -1,0 +1,101 @@
+"""The runtime every service opens in its lifespan: pool, migrations, broker, producer, outbox relay, dead letters.
+
+A service's ``app.py`` (its composition root) opens a ``ServiceRuntime``, registers its subscribers on
+``runtime.broker``, then calls ``start()``; ``close()`` undoes it all in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
+from shared.db.pool import connect, create_pool
+from shared.kafka.batch_consumer import BatchConsumer, Subscriber, subscribe_batch
+from shared.kafka.connection import create_broker, create_producer
+from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.outbox_relay import OutboxRelay
+from shared.logging import get_logger
+from shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    dead_letters: DeadLetters
+    _started: bool = field(default=False, init=False)
+
+    @classmethod
+    async def open(cls, *, name: str, settings: ServiceSettings, migrations: Path) -> ServiceRuntime:
+        platform = settings.platform
+        conn = await connect(platform)
+        try:
+            applied = await apply_migrations(
+                conn, schema=name, sources=[plumbing_source(), MigrationSource(name, migrations)]
+            )
+        finally:
+            await conn.close()
+        if applied:
+            log.info("migrations applied", schema=name, applied=applied)
+        pool = await create_pool(platform, schema=name, application_name=f"psc-{name}")
+        producer = create_producer(platform, client_id=f"psc-{name}")
+        relay = OutboxRelay(pool, producer, schema=name, batch_size=settings.outbox_batch_size)
+        return cls(
+            name=name,
+            settings=settings,
+            pool=pool,
+            broker=create_broker(platform, client_id=f"psc-{name}"),
+            producer=producer,
+            relay=relay,
+            dead_letters=DeadLetters(producer),
+        )
+
+    def subscribe(self, subscriber: Subscriber[object], *, topic: str) -> BatchConsumer[object]:
+        """Consume ``topic`` in this service's consumer group with the batch/inbox/dead-letter rules."""
+        consumer: BatchConsumer[object] = BatchConsumer(
+            subscriber, pool=self.pool, dead_letters=self.dead_letters, on_commit=self.relay.wake
+        )
+        subscribe_batch(
+            self.broker,
+            consumer,
+            topic=topic,
+            group_id=f"psc.{self.name}",
+            max_records=self.settings.consumer_max_records,
+        )
+        return consumer
+
+    async def start(self) -> None:
+        await self.producer.start()
+        listener = await connect(self.settings.platform, schema=self.name)
+        await self.relay.start(listener)
+        await self.broker.start()
+        self._started = True
+        log.info("service started", service=self.name)
+
+    async def readiness(self) -> dict[str, bool]:
+        database = False
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                database = await self.pool.fetchval("SELECT true") is True
+        return {"database": database, "broker": self._started, "outbox_relay": self.relay.running}
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.relay.stop()
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        await self.pool.close()

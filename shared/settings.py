@@ -1,0 +1,60 @@
+"""Settings every service shares, read from the environment (prefix ``PSC_``); no I/O at import time.
+
+One process talks to any Kafka and PostgreSQL by these settings alone: the embedded stack, docker-compose and an
+external cluster differ only in ``PSC_KAFKA_BOOTSTRAP``, the ``PSC_KAFKA_*`` security options and ``PSC_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:15432/psc"
+
+
+class PlatformSettings(BaseSettings):
+    """Where the broker and the database are, and how to reach them."""
+
+    model_config = SettingsConfigDict(env_prefix="PSC_", extra="ignore")
+
+    kafka_bootstrap: str = Field(DEFAULT_KAFKA_BOOTSTRAP, description="Comma-separated host:port list")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL and SASL_SSL; system CAs if unset")
+    kafka_ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS")
+    kafka_ssl_keyfile: str | None = None
+    topic_partitions: int = Field(6, ge=1, description="Partitions for topics the platform creates")
+    topic_replication: int = Field(1, ge=1, description="Replication factor for topics the platform creates")
+
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    database_pool_min: int = Field(1, ge=0)
+    database_pool_max: int = Field(10, ge=1)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        context = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+        if self.kafka_ssl_certfile:
+            context.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        return context
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings: its own env prefix (``PSC_INTAKE_`` ...) plus the platform's."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    outbox_batch_size: int = Field(500, ge=1, description="Rows the relay publishes per round")
+    consumer_max_records: int = Field(500, ge=1, description="Largest batch a subscriber handles in one transaction")
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
