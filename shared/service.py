@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -63,10 +65,23 @@ class ServiceRuntime:
             dead_letters=DeadLetters(producer),
         )
 
-    def subscribe(self, subscriber: Subscriber[object], *, topic: str) -> BatchConsumer[object]:
-        """Consume ``topic`` in this service's consumer group with the batch/inbox/dead-letter rules."""
-        consumer: BatchConsumer[object] = BatchConsumer(
-            subscriber, pool=self.pool, dead_letters=self.dead_letters, on_commit=self.relay.wake
+    def subscribe(
+        self, subscriber: Subscriber[Any], *, topic: str, also_on_commit: Callable[[], None] | None = None
+    ) -> BatchConsumer[Any]:
+        """Consume ``topic`` in this service's consumer group with the batch/inbox/dead-letter rules.
+
+        After each committed batch the outbox relay wakes (and ``also_on_commit``, e.g. notify's dispatcher).
+        """
+        wake = self.relay.wake
+        if also_on_commit is not None:
+            extra = also_on_commit
+
+            def wake() -> None:
+                self.relay.wake()
+                extra()
+
+        consumer: BatchConsumer[Any] = BatchConsumer(
+            subscriber, pool=self.pool, dead_letters=self.dead_letters, on_commit=wake
         )
         subscribe_batch(
             self.broker,

@@ -81,8 +81,16 @@ def _urls(ports: StackPorts) -> dict[str, str]:
 
 
 class Stack:
-    def __init__(self, var_dir: Path, ports: StackPorts | None = None, *, service_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        var_dir: Path,
+        ports: StackPorts | None = None,
+        *,
+        services: tuple[str, ...] = SERVICES,
+        service_env: dict[str, str] | None = None,
+    ):
         self.var_dir = var_dir.resolve()
+        self.services = services
         self.ports = ports or StackPorts()
         self.log_dir = self.var_dir / "log"
         self.children: list[Child] = []
@@ -109,7 +117,7 @@ class Stack:
             say(f"topics ready ({len(created)} created)")
             self._start_sinks()
             env = self._env(kafka, database_url)
-            for name in SERVICES:
+            for name in self.services:
                 self.children.append(
                     spawn(name, [sys.executable, "-m", f"services.{name}"], log_dir=self.log_dir, env=env)
                 )
@@ -174,7 +182,7 @@ class Stack:
 
     async def _wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = {name: f"http://{HOST}:{getattr(self.ports, name)}/ready" for name in SERVICES}
+        pending = {name: f"http://{HOST}:{getattr(self.ports, name)}/ready" for name in self.services}
         async with httpx.AsyncClient(timeout=2.0) as client:
             while pending:
                 self.raise_if_any_died()

@@ -6,6 +6,7 @@ from the outbox and inbox, not from the producer.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -52,6 +53,9 @@ def create_broker(settings: PlatformSettings, *, client_id: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=False,
         graceful_timeout=10.0,
+        # FastStream's own lines go through our redacting JSON pipeline; "Received/Processed" per batch is DEBUG.
+        logger=logging.getLogger("psc.faststream"),
+        log_level=logging.DEBUG,
     )
 
 

@@ -1,0 +1,1 @@
+"""Intake: records parents' inquiries (HTTP API and submissions topic), owns their content and status."""

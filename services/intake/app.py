@@ -1,0 +1,66 @@
+"""Intake's composition root: settings, runtime (pool, broker, relay), subscribers and the HTTP app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.intake import api
+from services.intake.handlers import RoutingEventsSubscriber, SubmissionsSubscriber
+from services.intake.settings import IntakeSettings
+from shared.clock import Clock, SystemClock
+from shared.contracts.topics import INQUIRY_SUBMISSIONS, ROUTING_EVENTS
+from shared.http import create_http_app
+from shared.logging import configure_logging
+from shared.service import ServiceRuntime
+
+NAME = "intake"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class IntakeContext:
+    runtime: ServiceRuntime
+    clock: Clock
+    reference_prefix: str
+
+
+def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
+        try:
+            runtime.subscribe(
+                SubmissionsSubscriber(clock=clock, reference_prefix=settings.reference_prefix),
+                topic=INQUIRY_SUBMISSIONS,
+            )
+            runtime.subscribe(RoutingEventsSubscriber(), topic=ROUTING_EVENTS)
+            await runtime.start()
+            app.state.intake = IntakeContext(runtime, clock, settings.reference_prefix)
+            app.state.readiness = runtime.readiness
+            yield
+        finally:
+            await runtime.close()
+
+    app = create_http_app(
+        service=NAME,
+        title="Parent Support Center: intake",
+        description="Record parents' inquiries and read them back with the queue that has them.",
+        lifespan=lifespan,
+    )
+    app.include_router(api.router)
+    return app
+
+
+def serve() -> None:
+    settings = IntakeSettings()
+    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)

@@ -1,0 +1,105 @@
+"""Intake's rules, pure and synchronous: what an inquiry is, how it is numbered, what submitting it emits."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from shared.contracts.inquiries import InquirySubmission, InquirySubmitted
+from shared.contracts.routing import InquiryAssigned
+
+Source = Literal["http", "kafka"]
+RECEIVED = "received"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    network_id: str
+    network_name: str
+    queue: str
+    tier: str
+    assigned_at: datetime
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    id: UUID
+    reference: str
+    status: str
+    submission: InquirySubmission
+    source: Source
+    correlation_id: str
+    created_at: datetime
+    updated_at: datetime
+    assignment: Assignment | None = None
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """A validated submission on its way in, from either door."""
+
+    submission: InquirySubmission
+    source: Source
+    correlation_id: str
+    idempotency_key: str | None
+
+
+def format_reference(prefix: str, year: int, number: int) -> str:
+    """``PSC-26-000123``: short enough to read over the phone, unique across years."""
+    return f"{prefix}-{year % 100:02d}-{number:06d}"
+
+
+def fingerprint(submission: InquirySubmission) -> str:
+    """Same content, same fingerprint: tells a retry from a different request that reuses an idempotency key."""
+    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
+
+
+def submit(
+    new: NewSubmission, *, inquiry_id: UUID, reference: str, now: datetime
+) -> tuple[Inquiry, InquirySubmitted]:
+    inquiry = Inquiry(
+        id=inquiry_id,
+        reference=reference,
+        status=RECEIVED,
+        submission=new.submission,
+        source=new.source,
+        correlation_id=new.correlation_id,
+        created_at=now,
+        updated_at=now,
+    )
+    s = new.submission
+    event = InquirySubmitted(
+        inquiry_id=inquiry_id,
+        occurred_at=now,
+        correlation_id=new.correlation_id,
+        reference=reference,
+        category=s.category,
+        channel=s.channel,
+        parent=s.parent,
+        student=s.student,
+        submitted_by=s.submitted_by,
+    )
+    return inquiry, event
+
+
+def assignment_from(event: InquiryAssigned) -> Assignment:
+    return Assignment(
+        network_id=event.network_id,
+        network_name=event.network_name,
+        queue=event.queue,
+        tier=event.tier,
+        assigned_at=event.occurred_at,
+        due_at=event.due_at,
+    )
+
+
+def with_assignment(inquiry: Inquiry, assignment: Assignment) -> Inquiry:
+    """Routing's newer decision wins; an older event arriving late changes nothing."""
+    current = inquiry.assignment
+    if current is not None and current.assigned_at > assignment.assigned_at:
+        return inquiry
+    return replace(inquiry, assignment=assignment, updated_at=max(inquiry.updated_at, assignment.assigned_at))

@@ -1,0 +1,1 @@
+"""Notify: tells parents by email and text, in their language, what happens to their inquiry."""

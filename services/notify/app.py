@@ -1,0 +1,101 @@
+"""Notify's composition root: templates, providers, dispatcher, subscribers and the HTTP app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.notify import api
+from services.notify.dispatcher import DeliveryDispatcher
+from services.notify.handlers import InquirySubmittedSubscriber
+from services.notify.providers import SmsSender, SmtpSender
+from services.notify.settings import NotifySettings
+from services.notify.templates import TemplateRenderer
+from shared.clock import Clock, SystemClock
+from shared.contracts.topics import INQUIRY_EVENTS
+from shared.http import create_http_app
+from shared.logging import configure_logging
+from shared.service import ServiceRuntime
+
+NAME = "notify"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class NotifyContext:
+    runtime: ServiceRuntime
+    dispatcher: DeliveryDispatcher
+
+
+def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or NotifySettings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
+        email = SmtpSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            starttls=settings.smtp_starttls,
+            connections=settings.smtp_connections,
+        )
+        sms = SmsSender(
+            api_url=settings.sms_api_url,
+            account_sid=settings.sms_account_sid,
+            auth_token=settings.sms_auth_token.get_secret_value(),
+            sender=settings.sms_from,
+        )
+        dispatcher = DeliveryDispatcher(
+            runtime.pool,
+            email=email,
+            sms=sms,
+            clock=clock,
+            batch_size=settings.dispatch_batch,
+            max_attempts=settings.max_attempts,
+            lease_seconds=settings.sending_lease_seconds,
+            on_commit=runtime.relay.wake,
+        )
+        try:
+            runtime.subscribe(
+                InquirySubmittedSubscriber(clock=clock, renderer=TemplateRenderer()),
+                topic=INQUIRY_EVENTS,
+                also_on_commit=dispatcher.wake,
+            )
+            await runtime.start()
+            await dispatcher.start()
+            app.state.notify = NotifyContext(runtime, dispatcher)
+
+            async def readiness() -> dict[str, bool]:
+                return {**await runtime.readiness(), "dispatcher": dispatcher.running}
+
+            app.state.readiness = readiness
+            yield
+        finally:
+            await dispatcher.stop()
+            await runtime.close()
+            await email.close()
+            await sms.close()
+
+    app = create_http_app(
+        service=NAME,
+        title="Parent Support Center: notify",
+        description="Tells parents by email and text, in their language, what happens to their inquiry.",
+        lifespan=lifespan,
+    )
+    app.include_router(api.router)
+    return app
+
+
+def serve() -> None:
+    settings = NotifySettings()
+    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)

@@ -1,0 +1,145 @@
+"""Notify's rules, pure and synchronous: whom to write to on which channel, and what a send attempt leaves behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+from uuid import UUID
+
+from shared.contracts.inquiries import InquirySubmitted
+
+Channel = Literal["email", "sms"]
+ACKNOWLEDGMENT = "inquiry_received"
+
+
+@dataclass(frozen=True)
+class Contact:
+    inquiry_id: UUID
+    reference: str
+    name: str
+    email: str | None
+    mobile_phone: str | None
+    language: str
+    sms_consent: bool
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str | None
+    body: str
+
+
+class Renderer(Protocol):
+    def render(self, template: str, *, language: str, channel: Channel, context: dict[str, str]) -> Rendered: ...
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    id: UUID
+    dedup_key: str
+    event_id: UUID
+    correlation_id: str
+    inquiry_id: UUID
+    channel: Channel
+    recipient: str
+    template: str
+    language: str
+    subject: str | None
+    body: str
+    status: Literal["pending", "suppressed"]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a provider said. ``permanent`` failures (a refused address) are not retried."""
+
+    delivery_id: UUID
+    ok: bool
+    provider_message_id: str | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    status: Literal["sent", "pending", "failed"]
+    next_attempt_at: datetime | None
+    reason: str | None
+
+
+def contact_from(event: InquirySubmitted) -> Contact:
+    parent = event.parent
+    return Contact(
+        inquiry_id=event.inquiry_id,
+        reference=event.reference,
+        name=parent.name,
+        email=str(parent.email) if parent.email else None,
+        mobile_phone=parent.mobile_phone,
+        language=parent.preferred_language.value,
+        sms_consent=parent.sms_consent,
+    )
+
+
+def dedup_key(event_id: UUID, channel: Channel, recipient: str) -> str:
+    """One message per event, channel and recipient, however often the event is delivered."""
+    return f"{event_id}:{channel}:{recipient.lower()}"
+
+
+def plan_acknowledgment(
+    contact: Contact,
+    *,
+    event_id: UUID,
+    correlation_id: str,
+    suppressed: set[tuple[str, str]],
+    renderer: Renderer,
+    new_ids: list[UUID],
+) -> list[PlannedDelivery]:
+    """The 'we received your concern' messages: email when there is an address, a text only with consent.
+
+    A message that will not be sent is still recorded (status 'suppressed' with the reason), so staff can see why a
+    parent got no text.
+    """
+    context = {"parent_name": contact.name, "reference": contact.reference}
+    wanted: list[tuple[Channel, str, str | None]] = []
+    if contact.email:
+        wanted.append(("email", contact.email, None))
+    if contact.mobile_phone:
+        wanted.append(("sms", contact.mobile_phone, None if contact.sms_consent else "no consent to text messages"))
+    planned = []
+    for (channel, recipient, refusal), delivery_id in zip(wanted, new_ids, strict=False):
+        if refusal is None and (channel, recipient.lower()) in suppressed:
+            refusal = "recipient is on the suppression list"
+        message = renderer.render(ACKNOWLEDGMENT, language=contact.language, channel=channel, context=context)
+        planned.append(
+            PlannedDelivery(
+                id=delivery_id,
+                dedup_key=dedup_key(event_id, channel, recipient),
+                event_id=event_id,
+                correlation_id=correlation_id,
+                inquiry_id=contact.inquiry_id,
+                channel=channel,
+                recipient=recipient,
+                template=ACKNOWLEDGMENT,
+                language=contact.language,
+                subject=message.subject,
+                body=message.body,
+                status="suppressed" if refusal else "pending",
+                reason=refusal,
+            )
+        )
+    return planned
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at one hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def after_attempt(result: SendResult, *, attempts: int, max_attempts: int, now: datetime) -> AttemptOutcome:
+    if result.ok:
+        return AttemptOutcome("sent", None, None)
+    if result.permanent or attempts >= max_attempts:
+        return AttemptOutcome("failed", None, result.error or "failed")
+    return AttemptOutcome("pending", now + retry_delay(attempts), result.error)

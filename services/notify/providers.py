@@ -1,0 +1,156 @@
+"""The two ways a message leaves: SMTP for email (aiosmtplib) and a Twilio-shaped REST API for texts (httpx).
+
+Both keep connections open and send many messages concurrently: one SMTP session per connection in a small pool,
+one HTTP/1.1 keep-alive pool for texts. Each returns a SendResult per delivery; neither raises for a refused message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from uuid import UUID
+
+import aiosmtplib
+import httpx
+
+from services.notify.domain import SendResult
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class EmailOut:
+    """A message to send; ``message_id`` comes from the dedup key so a resend carries the same Message-ID."""
+
+    __slots__ = ("body", "delivery_id", "message_id", "recipient", "subject")
+
+    def __init__(self, *, delivery_id: UUID, recipient: str, subject: str, body: str, message_id: str) -> None:
+        self.delivery_id = delivery_id
+        self.recipient = recipient
+        self.subject = subject
+        self.body = body
+        self.message_id = message_id
+
+
+class SmtpSender:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str = "",
+        password: str = "",
+        starttls: bool = False,
+        connections: int = 4,
+        timeout: float = 15.0,
+    ) -> None:
+        self._host, self._port, self._sender = host, port, sender
+        self._username, self._password, self._starttls = username, password, starttls
+        self._timeout = timeout
+        self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
+        for _ in range(connections):
+            self._idle.put_nowait(None)  # connections open lazily, on first use
+        self._all: list[aiosmtplib.SMTP] = []
+
+    async def send_all(self, messages: list[EmailOut]) -> list[SendResult]:
+        return list(await asyncio.gather(*(self._send(m) for m in messages)))
+
+    async def _send(self, out: EmailOut) -> SendResult:
+        client = await self._idle.get()
+        try:
+            client = await self._connected(client)
+            message = self._message(out)
+            try:
+                await client.send_message(message)
+            except aiosmtplib.SMTPServerDisconnected:
+                client = await self._connected(None)  # the server closed an idle session: one fresh try
+                await client.send_message(message)
+            return SendResult(delivery_id=out.delivery_id, ok=True, provider_message_id=str(message["Message-ID"]))
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            return _failed(out.delivery_id, "recipient refused", permanent=True)
+        except aiosmtplib.SMTPResponseException as exc:
+            return _failed(out.delivery_id, f"SMTP {exc.code}", permanent=500 <= exc.code < 600)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client = None
+            return _failed(out.delivery_id, f"mail server unreachable: {type(exc).__name__}")
+        finally:
+            self._idle.put_nowait(client)
+
+    async def _connected(self, client: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP:
+        if client is not None and client.is_connected:
+            return client
+        client = aiosmtplib.SMTP(
+            hostname=self._host, port=self._port, timeout=self._timeout, start_tls=self._starttls or None
+        )
+        await client.connect()
+        if self._username:
+            await client.login(self._username, self._password)
+        self._all.append(client)
+        return client
+
+    def _message(self, out: EmailOut) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = out.recipient
+        message["Subject"] = out.subject
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = out.message_id
+        message.set_content(out.body)
+        return message
+
+    async def close(self) -> None:
+        for client in self._all:
+            with contextlib.suppress(Exception):
+                if client.is_connected:
+                    await client.quit()
+
+
+def message_id_for(dedup_key: str, domain: str = "psc.local") -> str:
+    return make_msgid(idstring=dedup_key.replace(":", "."), domain=domain)
+
+
+class SmsSender:
+    """Twilio's REST shape: POST /2010-04-01/Accounts/{sid}/Messages.json with To, From, Body; basic auth."""
+
+    def __init__(self, *, api_url: str, account_sid: str, auth_token: str, sender: str, timeout: float = 15.0) -> None:
+        self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._sender = sender
+        self._client = httpx.AsyncClient(
+            base_url=api_url,
+            auth=(account_sid, auth_token),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+
+    async def send_all(self, texts: list[tuple[UUID, str, str]]) -> list[SendResult]:
+        """``texts``: (delivery id, recipient, body) each."""
+        return list(await asyncio.gather(*(self._send(*text) for text in texts)))
+
+    async def _send(self, delivery_id: UUID, recipient: str, body: str) -> SendResult:
+        try:
+            response = await self._client.post(self._path, data={"To": recipient, "From": self._sender, "Body": body})
+        except httpx.HTTPError as exc:
+            return _failed(delivery_id, f"SMS API unreachable: {type(exc).__name__}")
+        if response.status_code in (200, 201):
+            return SendResult(delivery_id=delivery_id, ok=True, provider_message_id=response.json().get("sid"))
+        code = _error_code(response)
+        # 4xx other than rate limiting: the request itself is wrong (bad number, opted out): do not retry.
+        permanent = 400 <= response.status_code < 500 and response.status_code != 429
+        return _failed(delivery_id, f"SMS API {response.status_code} code {code}", permanent=permanent)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _error_code(response: httpx.Response) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(response.json().get("code"))
+    return "?"
+
+
+def _failed(delivery_id: UUID, error: str, *, permanent: bool = False) -> SendResult:
+    return SendResult(delivery_id=delivery_id, ok=False, error=error, permanent=permanent)

@@ -1,0 +1,75 @@
+"""Routing's composition root: directory load, business calendar, subscribers and the HTTP app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import holidays
+import uvicorn
+from fastapi import FastAPI
+
+from services.routing import api
+from services.routing.domain import BusinessCalendar
+from services.routing.handlers import InquirySubmittedSubscriber, load_directory
+from services.routing.settings import RoutingSettings
+from shared.clock import Clock, SystemClock
+from shared.contracts.topics import INQUIRY_EVENTS
+from shared.http import create_http_app
+from shared.logging import configure_logging, get_logger
+from shared.service import ServiceRuntime
+
+NAME = "routing"
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
+
+
+@dataclass
+class RoutingContext:
+    runtime: ServiceRuntime
+    clock: Clock
+    calendar: BusinessCalendar
+
+
+def business_calendar(settings: RoutingSettings) -> BusinessCalendar:
+    return BusinessCalendar(
+        timezone=settings.timezone,
+        holidays=holidays.country_holidays("US", subdiv=settings.holiday_subdivision),
+    )
+
+
+def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or RoutingSettings()
+    clock = clock or SystemClock()
+    calendar = business_calendar(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
+        try:
+            loaded = await load_directory(runtime.pool, schools_csv=settings.schools_csv)
+            log.info("directory loaded", schools=loaded)
+            runtime.subscribe(InquirySubmittedSubscriber(clock=clock, calendar=calendar), topic=INQUIRY_EVENTS)
+            await runtime.start()
+            app.state.routing = RoutingContext(runtime, clock, calendar)
+            app.state.readiness = runtime.readiness
+            yield
+        finally:
+            await runtime.close()
+
+    app = create_http_app(
+        service=NAME,
+        title="Parent Support Center: routing",
+        description="The directory of networks and schools, and which queue holds each inquiry.",
+        lifespan=lifespan,
+    )
+    app.include_router(api.router)
+    return app
+
+
+def serve() -> None:
+    settings = RoutingSettings()
+    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)

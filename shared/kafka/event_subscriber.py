@@ -1,0 +1,53 @@
+"""The common shape of a subscriber to events: take the types it handles, skip the rest, deduplicate by event id."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Generic, TypeVar
+from uuid import UUID
+
+from aiokafka import ConsumerRecord
+from pydantic import TypeAdapter, ValidationError
+
+from shared.contracts.envelope import Event, event_parser, event_type_of, field_errors
+from shared.db.unit_of_work import UnitOfWork
+from shared.kafka import records
+from shared.kafka.batch_consumer import Incoming, InvalidMessage
+
+E = TypeVar("E", bound=Event)
+
+
+class EventSubscriber(ABC, Generic[E]):
+    """Subclasses name themselves, list the event classes they handle, and write ``handle``.
+
+    An event of a type not listed is skipped (other consumers' business, or a newer type this version does not know);
+    a listed type that fails validation goes to the dead-letter topic.
+    """
+
+    name: ClassVar[str]
+    handles: ClassVar[tuple[type[Event], ...]]
+    _parser: TypeAdapter[E]
+    _types: frozenset[str]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "handles", None):
+            cls._parser = event_parser(*cls.handles)
+            cls._types = frozenset(event_type_of(event_cls) for event_cls in cls.handles)
+
+    def parse(self, record: ConsumerRecord) -> E | None:
+        if records.event_type_of(record) not in self._types:
+            return None
+        try:
+            return self._parser.validate_json(record.value)
+        except ValidationError as exc:
+            raise InvalidMessage(field_errors(exc)) from exc
+
+    def dedup_id(self, message: E) -> UUID | None:
+        return message.event_id
+
+    @abstractmethod
+    async def handle(self, uow: UnitOfWork, batch: list[Incoming[E]]) -> None: ...
+
+    async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
+        return False
