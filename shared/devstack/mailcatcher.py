@@ -1,0 +1,540 @@
+"""A local SMTP mail catcher for the embedded development stack, standing in for a real mail provider.
+
+It accepts every message on an SMTP port, keeps the newest ones in memory and serves them over HTTP. The HTTP API is
+a subset of Mailpit's (``/api/v1/messages``, ``/api/v1/message/{ID}``), so the client code that reads mail in the
+end-to-end tests works unchanged against Mailpit in docker-compose. A bare HTML page lists the messages for a
+developer's browser.
+
+Both servers run in one asyncio loop, in one process::
+
+    python -m shared.devstack.mailcatcher --smtp-port 1025 --http-port 8025
+
+or in-process, from tests or the stack runner, with :func:`serve_mailcatcher`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email
+import email.policy
+import html
+import itertools
+import logging
+import signal
+import socket
+import uuid
+from collections import OrderedDict
+from collections.abc import Coroutine, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address, BaseHeader
+from email.message import Message
+from typing import Any
+from urllib.parse import quote
+
+import uvicorn
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi import Body, FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 50_000
+PAGE_ROWS = 200
+SNIPPET_CHARS = 250
+SMTP_HOSTNAME = "mailcatcher.localhost"
+_HEADER_FACTORY = email.policy.default.header_factory
+
+
+# --- the store ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """One address as Mailpit shows it: a display name (maybe empty) and the bare address."""
+
+    name: str
+    address: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"Name": self.name, "Address": self.address}
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtMessage:
+    """A message as received, already decoded: parsing happens once, when it arrives, never on each read."""
+
+    id: str
+    message_id: str
+    sender: Mailbox
+    recipients: tuple[Mailbox, ...]
+    subject: str
+    text: str
+    html: str
+    created: str
+    size: int
+    snippet: str
+
+    def summary_json(self) -> dict[str, Any]:
+        """The shape of one entry of Mailpit's message list."""
+        return {
+            "ID": self.id,
+            "MessageID": self.message_id,
+            "From": self.sender.as_json(),
+            "To": [mailbox.as_json() for mailbox in self.recipients],
+            "Subject": self.subject,
+            "Created": self.created,
+            "Size": self.size,
+            "Snippet": self.snippet,
+        }
+
+    def detail_json(self) -> dict[str, Any]:
+        """The shape of Mailpit's single-message answer (the fields we have)."""
+        return {
+            "ID": self.id,
+            "MessageID": self.message_id,
+            "From": self.sender.as_json(),
+            "To": [mailbox.as_json() for mailbox in self.recipients],
+            "Subject": self.subject,
+            "Date": self.created,
+            "Text": self.text,
+            "HTML": self.html,
+            "Size": self.size,
+        }
+
+
+class MailStore:
+    """The newest ``capacity`` messages, oldest dropped first; every write is O(1).
+
+    Only the event loop's thread touches it (the SMTP handler and ``async def`` HTTP handlers), so it needs no lock.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._messages: OrderedDict[str, CaughtMessage] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def add(self, message: CaughtMessage) -> None:
+        self._messages[message.id] = message
+        if len(self._messages) > self._capacity:
+            self._messages.popitem(last=False)
+
+    def get(self, message_id: str) -> CaughtMessage | None:
+        return self._messages.get(message_id)
+
+    def newest(self, *, start: int = 0, limit: int | None = None) -> list[CaughtMessage]:
+        """Newest first; costs ``start + limit``, not the size of the store."""
+        stop = None if limit is None else start + limit
+        return list(itertools.islice(reversed(self._messages.values()), start, stop))
+
+    def delete(self, ids: Sequence[str]) -> int:
+        return sum(self._messages.pop(message_id, None) is not None for message_id in ids)
+
+    def clear(self) -> int:
+        count = len(self._messages)
+        self._messages.clear()
+        return count
+
+
+# --- decoding a received message ------------------------------------------------------------------------------------
+
+
+def _unescape(value: str) -> str:
+    """Undo the parser's surrogate escapes: raw UTF-8 headers (SMTPUTF8) arrive as bytes it could not decode."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _raw_headers(message: Message) -> dict[str, str]:
+    """The first of each header, undecoded but unfolded, keyed by lower-case name."""
+    headers: dict[str, str] = {}
+    for name, value in message.raw_items():
+        headers.setdefault(name.lower(), _unescape("".join(str(value).splitlines())))
+    return headers
+
+
+def _decoded(headers: dict[str, str], name: str) -> BaseHeader | None:
+    """One header decoded by policy.default's header classes (RFC 2047 words, address lists)."""
+    value = headers.get(name.lower())
+    if value is None:
+        return None
+    try:
+        header: BaseHeader = _HEADER_FACTORY(name, value)
+    except Exception:  # a malformed header must not lose the message; the catcher keeps what it can
+        return None
+    return header
+
+
+def _header_text(headers: dict[str, str], name: str) -> str:
+    header = _decoded(headers, name)
+    return "" if header is None else str(header)
+
+
+def _mailboxes(headers: dict[str, str], name: str) -> list[Mailbox]:
+    addresses: tuple[Address, ...] = getattr(_decoded(headers, name), "addresses", ())
+    return [Mailbox(name=a.display_name, address=a.addr_spec) for a in addresses]
+
+
+def _part_text(message: Message, subtype: str) -> str:
+    """The decoded body of the first inline ``text/<subtype>`` part, line endings normalised; empty if none."""
+    wanted = f"text/{subtype}"
+    part = next(
+        (p for p in message.walk() if p.get_content_type() == wanted and p.get_content_disposition() != "attachment"),
+        None,
+    )
+    if part is None:
+        return ""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        content = payload.decode(charset, "replace")
+    except LookupError:  # an unknown charset: show the bytes as UTF-8 rather than nothing
+        content = payload.decode("utf-8", "replace")
+    return content.replace("\r\n", "\n")
+
+
+def _snippet(text: str, html_body: str) -> str:
+    source = text or html_body
+    return " ".join(source.split())[:SNIPPET_CHARS]
+
+
+def parse_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], received_at: datetime) -> CaughtMessage:
+    """Decode a raw message into what the API shows; envelope addresses stand in for missing headers.
+
+    The MIME structure is read with the compat32 parser and only the four headers we show are decoded with
+    policy.default's header classes: parsing whole messages with policy.default costs about 2 ms each (it re-parses
+    Content-Type on every look), which would cap the catcher below the rate the platform sends at.
+    """
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    headers = _raw_headers(message)
+    senders = _mailboxes(headers, "From")
+    recipients = _mailboxes(headers, "To") or [Mailbox(name="", address=rcpt) for rcpt in rcpt_tos]
+    text = _part_text(message, "plain")
+    html_body = _part_text(message, "html")
+    return CaughtMessage(
+        id=str(uuid.uuid4()),
+        # Mailpit shows the Message-ID without its angle brackets; so do we, for the same client code.
+        message_id=_header_text(headers, "Message-ID").strip().strip("<>"),
+        sender=senders[0] if senders else Mailbox(name="", address=mail_from),
+        recipients=tuple(recipients),
+        subject=_header_text(headers, "Subject"),
+        text=text,
+        html=html_body,
+        created=received_at.isoformat(timespec="microseconds"),
+        size=len(raw),
+        snippet=_snippet(text, html_body),
+    )
+
+
+def _unparsed_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], received_at: datetime) -> CaughtMessage:
+    """What we keep when parsing fails: the raw text, so a developer can still see what was sent."""
+    text = raw.decode("utf-8", "replace")
+    return CaughtMessage(
+        id=str(uuid.uuid4()),
+        message_id="",
+        sender=Mailbox(name="", address=mail_from),
+        recipients=tuple(Mailbox(name="", address=rcpt) for rcpt in rcpt_tos),
+        subject="",
+        text=text,
+        html="",
+        created=received_at.isoformat(timespec="microseconds"),
+        size=len(raw),
+        snippet=_snippet(text, ""),
+    )
+
+
+# --- SMTP -----------------------------------------------------------------------------------------------------------
+
+
+class _CatchAllHandler:
+    """aiosmtpd handler: accepts every recipient (aiosmtpd's default) and every message."""
+
+    def __init__(self, store: MailStore) -> None:
+        self._store = store
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        received_at = datetime.now(UTC)
+        raw = envelope.original_content or b""
+        mail_from = envelope.mail_from or ""
+        try:
+            message = parse_message(raw, mail_from=mail_from, rcpt_tos=envelope.rcpt_tos, received_at=received_at)
+        except Exception as exc:  # a catcher catches everything; a message it cannot parse is kept raw
+            log.warning("could not parse a message (%s); keeping it raw, size=%d", type(exc).__name__, len(raw))
+            message = _unparsed_message(raw, mail_from=mail_from, rcpt_tos=envelope.rcpt_tos, received_at=received_at)
+        self._store.add(message)
+        log.debug("caught message id=%s size=%d stored=%d", message.id, message.size, len(self._store))
+        return "250 2.0.0 Message accepted"
+
+
+class _TrackedSMTP(SMTP):
+    """aiosmtpd's protocol, remembering its open connections so a stop can close them.
+
+    A closed asyncio server (Python 3.11) leaves its connections open, and their session tasks pending.
+    """
+
+    def __init__(self, handler: _CatchAllHandler, connections: set[_TrackedSMTP], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._connections = connections
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._connections.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._connections.discard(self)
+        super().connection_lost(error)
+
+
+async def _start_smtp(
+    store: MailStore, *, host: str, port: int, connections: set[_TrackedSMTP]
+) -> asyncio.base_events.Server:
+    loop = asyncio.get_running_loop()
+    handler = _CatchAllHandler(store)
+
+    def protocol() -> _TrackedSMTP:
+        # An explicit hostname: aiosmtpd would otherwise resolve the machine's FQDN for every connection.
+        return _TrackedSMTP(
+            handler, connections, hostname=SMTP_HOSTNAME, enable_SMTPUTF8=True, ident="PSC mail catcher", loop=loop
+        )
+
+    return await loop.create_server(protocol, host=host, port=port)
+
+
+async def _stop_smtp(server: asyncio.base_events.Server, connections: set[_TrackedSMTP]) -> None:
+    server.close()
+    for connection in list(connections):
+        if connection.transport is not None:
+            connection.transport.close()
+    await server.wait_closed()
+    # Let connection_lost run and the session tasks it cancels finish, before the loop may close.
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+# --- HTTP -----------------------------------------------------------------------------------------------------------
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+        "td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}pre{white-space:pre-wrap}</style>"
+        f"</head><body>{body}</body></html>"
+    )
+
+
+def _addresses(mailboxes: Sequence[Mailbox]) -> str:
+    return ", ".join(mailbox.address for mailbox in mailboxes)
+
+
+def _index_row(message: CaughtMessage) -> str:
+    link = f"/view/{quote(message.id)}"
+    subject = message.subject or "(no subject)"
+    return (
+        f"<tr><td>{html.escape(message.created[:19].replace('T', ' '))}</td>"
+        f"<td>{html.escape(_addresses(message.recipients))}</td>"
+        f'<td><a href="{html.escape(link)}">{html.escape(subject)}</a></td></tr>'
+    )
+
+
+def _index_page(store: MailStore) -> str:
+    rows = "".join(_index_row(message) for message in store.newest(limit=PAGE_ROWS))
+    body = (
+        f"<h1>Mail catcher</h1><p>{len(store)} message(s); newest {PAGE_ROWS} shown, times in UTC. "
+        "<a href='/'>Refresh</a></p>"
+        f"<table><tr><th>Received</th><th>To</th><th>Subject</th></tr>{rows}</table>"
+    )
+    return _page("Mail catcher", body)
+
+
+def _message_page(message: CaughtMessage) -> str:
+    # The HTML body is shown as escaped source, never rendered: mail content is untrusted.
+    content = message.text or message.html
+    body = (
+        "<p><a href='/'>&larr; all messages</a></p>"
+        f"<h1>{html.escape(message.subject or '(no subject)')}</h1>"
+        f"<p>From: {html.escape(message.sender.address)}<br>To: {html.escape(_addresses(message.recipients))}<br>"
+        f"Received: {html.escape(message.created)}<br>Message-ID: {html.escape(message.message_id)}</p>"
+        f"<pre>{html.escape(content)}</pre>"
+    )
+    return _page(message.subject or "Message", body)
+
+
+def create_app(store: MailStore) -> FastAPI:
+    """The HTTP side: Mailpit's API subset, health, and the HTML pages. Handlers are async: see :class:`MailStore`."""
+    app = FastAPI(title="PSC mail catcher", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/v1/messages")
+    async def list_messages(limit: int = Query(50, ge=1, le=100_000), start: int = Query(0, ge=0)) -> JSONResponse:
+        messages = [message.summary_json() for message in store.newest(start=start, limit=limit)]
+        # A JSONResponse skips FastAPI's per-field encoding, which is slow for tens of thousands of messages.
+        return JSONResponse(
+            {
+                "total": len(store),
+                "messages_count": len(store),
+                "count": len(messages),
+                "start": start,
+                "messages": messages,
+            }
+        )
+
+    @app.get("/api/v1/message/{message_id}")
+    async def get_message(message_id: str) -> JSONResponse:
+        message = store.get(message_id)
+        if message is None:
+            raise HTTPException(status_code=404, detail="message not found")
+        return JSONResponse(message.detail_json())
+
+    @app.delete("/api/v1/messages")
+    async def delete_messages(payload: dict[str, Any] | None = Body(None)) -> dict[str, int]:
+        # Like Mailpit: a body {"IDs": [...]} deletes those messages, no body deletes them all.
+        ids = payload.get("IDs") if payload else None
+        if ids:
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise HTTPException(status_code=400, detail="IDs must be a list of message IDs")
+            deleted = store.delete(ids)
+        else:
+            deleted = store.clear()
+        log.info("deleted %d message(s)", deleted)
+        return {"deleted": deleted}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return _index_page(store)
+
+    @app.get("/view/{message_id}", response_class=HTMLResponse)
+    async def view(message_id: str) -> HTMLResponse:
+        message = store.get(message_id)
+        if message is None:
+            return HTMLResponse(_page("Not found", "<p>No such message. <a href='/'>All messages</a></p>"), 404)
+        return HTMLResponse(_message_page(message))
+
+    return app
+
+
+class _LoopOwnedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to whoever owns the event loop.
+
+    uvicorn would otherwise replace the process's SIGINT/SIGTERM handlers while it runs, and re-raise the signal after
+    it stops: wrong for a server that shares its loop with an SMTP server, and inside a test run.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Bind here rather than in uvicorn: uvicorn calls sys.exit when a bind fails, we want an OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+async def _start_http(app: FastAPI, *, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    # No log config of uvicorn's own (the process owner decides) and no access log: paths may carry personal data.
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    server = _LoopOwnedServer(config)
+    sock = _listening_socket(host, port)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="mailcatcher-http")
+    try:
+        while not server.started:  # uvicorn has no "started" event to await
+            if task.done():
+                task.result()
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+    except BaseException:
+        await _stop_http(server, task)
+        sock.close()
+        raise
+    return server, task
+
+
+async def _stop_http(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _quiet_aiosmtpd() -> None:
+    """aiosmtpd logs every sender and recipient address at INFO; addresses are personal data."""
+    smtp_log = logging.getLogger("mail.log")
+    if smtp_log.getEffectiveLevel() < logging.WARNING:
+        smtp_log.setLevel(logging.WARNING)
+
+
+async def serve_mailcatcher(*, host: str, smtp_port: int, http_port: int, ready: asyncio.Event | None = None) -> None:
+    """Run the SMTP server and the HTTP API in the current loop until cancelled; set ``ready`` once both listen."""
+    _quiet_aiosmtpd()
+    store = MailStore()
+    connections: set[_TrackedSMTP] = set()
+    smtp_server = await _start_smtp(store, host=host, port=smtp_port, connections=connections)
+    try:
+        http_server, http_task = await _start_http(create_app(store), host=host, port=http_port)
+        try:
+            log.info("mail catcher listening: smtp %s:%d, http %s:%d", host, smtp_port, host, http_port)
+            if ready is not None:
+                ready.set()
+            # asyncio.wait, not await: a cancel must reach us, not the uvicorn task, so it can stop gracefully.
+            await asyncio.wait([http_task])
+            http_task.result()
+        finally:
+            await _stop_http(http_server, http_task)
+    finally:
+        await _stop_smtp(smtp_server, connections)
+        log.info("mail catcher stopped, %d message(s) discarded", len(store))
+
+
+# --- running as a process -------------------------------------------------------------------------------------------
+
+
+async def _run_until_signalled(server: Coroutine[Any, Any, None]) -> None:
+    """Run a server until SIGTERM or SIGINT, which cancel it: a requested stop, so it ends normally (exit 0)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(server)
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Local SMTP mail catcher with a Mailpit-shaped HTTP API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind both servers to (default 127.0.0.1)")
+    parser.add_argument("--smtp-port", type=int, default=1025, help="SMTP port (default 1025)")
+    parser.add_argument("--http-port", type=int, default=8025, help="HTTP API and web page port (default 8025)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(
+            _run_until_signalled(serve_mailcatcher(host=args.host, smtp_port=args.smtp_port, http_port=args.http_port))
+        )
+    except OSError as exc:
+        log.error("mail catcher could not start: %s", exc)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

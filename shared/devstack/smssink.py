@@ -1,0 +1,481 @@
+"""A local SMS sink for the embedded development stack, speaking the part of Twilio's REST API the platform uses.
+
+The notify service sends texts with ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` exactly as it would to
+Twilio; the sink checks the request the way Twilio does (Basic auth, an E.164 ``To``, a body of 1..1600 characters),
+answers with a Twilio-shaped message resource, keeps the text in memory and, when asked to, posts a ``delivered``
+status callback signed like Twilio's. Tests and developers read what was "sent" at ``GET /api/messages``.
+
+Run it as a process::
+
+    python -m shared.devstack.smssink --port 8030
+
+or in-process with :func:`serve_smssink`, or mount :func:`create_app` in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import itertools
+import logging
+import math
+import re
+import secrets
+import signal
+import socket
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import uvicorn
+from fastapi import BackgroundTasks, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2010-04-01"
+DEFAULT_CAPACITY = 50_000
+MAX_BODY_CHARS = 1600
+CALLBACK_TIMEOUT_SECONDS = 2.0
+TWILIO_LIST_PAGE_SIZE = 50
+
+# E.164: a plus, a country code that does not start with 0, at most 15 digits. [0-9], not \d: \d matches any script.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+
+# GSM 03.38: the basic character set (one septet each) and the extension table (an escape plus one septet each).
+GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+
+# --- segments -------------------------------------------------------------------------------------------------------
+
+
+def count_segments(body: str) -> int:
+    """How many SMS segments Twilio would bill: GSM-7 holds 160 septets (153 when split), UCS-2 70 units (67)."""
+    if all(char in GSM_BASIC or char in GSM_EXTENSION for char in body):
+        units = sum(2 if char in GSM_EXTENSION else 1 for char in body)
+        single, per_part = 160, 153
+    else:
+        # UCS-2 as phones really send it: UTF-16, so a character outside the BMP (most emoji) takes two units.
+        units = len(body.encode("utf-16-le")) // 2
+        single, per_part = 70, 67
+    return 1 if units <= single else math.ceil(units / per_part)
+
+
+# --- the store ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SentText:
+    """One text as the sink received it. ``status`` moves from queued to delivered; nothing else changes."""
+
+    sid: str
+    account_sid: str
+    to: str
+    sender: str | None
+    messaging_service_sid: str | None
+    body: str
+    num_segments: int
+    created: datetime
+    status: str = "queued"
+
+    def twilio_json(self) -> dict[str, Any]:
+        """The message resource, shaped like Twilio's (the fields clients read, and their types)."""
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
+        created = format_datetime(self.created)
+        return {
+            "sid": self.sid,
+            "account_sid": self.account_sid,
+            "messaging_service_sid": self.messaging_service_sid,
+            "to": self.to,
+            "from": self.sender,
+            "body": self.body,
+            "status": self.status,
+            "num_segments": str(self.num_segments),
+            "num_media": "0",
+            "direction": "outbound-api",
+            "date_created": created,
+            "date_updated": created,
+            "date_sent": None,
+            "uri": uri,
+            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+            "api_version": API_VERSION,
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+        }
+
+    def sink_json(self) -> dict[str, Any]:
+        """The sink's own, simpler shape for tests and developers."""
+        return {
+            "sid": self.sid,
+            "to": self.to,
+            "from": self.sender,
+            "body": self.body,
+            "status": self.status,
+            "num_segments": self.num_segments,
+            "created": self.created.isoformat(timespec="microseconds"),
+        }
+
+
+class TextStore:
+    """The newest ``capacity`` texts by sid, oldest dropped first. Only the event loop's thread touches it."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._texts: OrderedDict[str, SentText] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def add(self, text: SentText) -> None:
+        self._texts[text.sid] = text
+        if len(self._texts) > self._capacity:
+            self._texts.popitem(last=False)
+
+    def get(self, sid: str) -> SentText | None:
+        return self._texts.get(sid)
+
+    def newest(self, *, to: str | None = None, account_sid: str | None = None) -> Iterator[SentText]:
+        for text in reversed(self._texts.values()):
+            if (to is None or text.to == to) and (account_sid is None or text.account_sid == account_sid):
+                yield text
+
+    def clear(self) -> int:
+        count = len(self._texts)
+        self._texts.clear()
+        return count
+
+
+# --- Twilio's rules -------------------------------------------------------------------------------------------------
+
+
+def twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def basic_credentials(request: Request) -> Credentials | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, colon, password = decoded.partition(":")
+    return Credentials(username, password) if colon else None
+
+
+def authenticate(request: Request, account_sid: str) -> Credentials | JSONResponse:
+    """Any password will do, but the user must be the account in the path, as on Twilio."""
+    credentials = basic_credentials(request)
+    if credentials is None or not hmac.compare_digest(credentials.username.encode(), account_sid.encode()):
+        return twilio_error(401, 20003, "Authenticate")
+    return credentials
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The form body, first value of each field. Parsed here: FastAPI's Form() would need python-multipart."""
+    raw = (await request.body()).decode("utf-8", "replace")
+    return {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    code: int
+    message: str
+
+
+def validate_send(fields: dict[str, str]) -> Rejection | None:
+    """Twilio's checks, in Twilio's order. Messages never repeat the number: it is personal data."""
+    if not E164.fullmatch(fields.get("To", "")):
+        return Rejection(21211, "The 'To' number is not a valid phone number.")
+    if not fields.get("From") and not fields.get("MessagingServiceSid"):
+        return Rejection(21603, "A 'From' phone number is required.")
+    body = fields.get("Body", "")
+    if not body:
+        return Rejection(21602, "Message body is required.")
+    if len(body) > MAX_BODY_CHARS:
+        return Rejection(21617, "The concatenated message body exceeds the 1600 character limit.")
+    return None
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's X-Twilio-Signature: HMAC-SHA1 with the auth token over the URL and the sorted, concatenated params."""
+    payload = url + "".join(f"{name}{params[name]}" for name in sorted(params))
+    digest = hmac.new(auth_token.encode("utf-8"), payload.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+# --- delivery -------------------------------------------------------------------------------------------------------
+
+
+class Deliverer:
+    """Marks texts delivered and posts status callbacks, with one shared HTTP client (cheap per callback)."""
+
+    def __init__(self, *, send_callbacks: bool) -> None:
+        self.send_callbacks = send_callbacks
+        self._client: httpx.AsyncClient | None = None
+
+    async def deliver(self, text: SentText, callback_url: str | None, auth_token: str) -> None:
+        text.status = "delivered"
+        if callback_url and self.send_callbacks:
+            await self._post_callback(text, callback_url, auth_token)
+
+    async def _post_callback(self, text: SentText, url: str, auth_token: str) -> None:
+        params = {
+            "MessageSid": text.sid,
+            "SmsSid": text.sid,
+            "MessageStatus": text.status,
+            "SmsStatus": text.status,
+            "AccountSid": text.account_sid,
+            "To": text.to,
+            "From": text.sender or "",
+            "ApiVersion": API_VERSION,
+        }
+        headers = {"X-Twilio-Signature": twilio_signature(auth_token, url, params)}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS)
+        try:
+            response = await self._client.post(url, data=params, headers=headers)
+        except httpx.HTTPError as exc:
+            # Fire and forget, as on Twilio: a receiver that is down loses the callback. No URL in the log.
+            log.warning("status callback failed sid=%s error=%s", text.sid, type(exc).__name__)
+            return
+        if response.is_error:
+            log.warning("status callback refused sid=%s status=%d", text.sid, response.status_code)
+        else:
+            log.debug("status callback sent sid=%s", text.sid)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+# --- HTTP -----------------------------------------------------------------------------------------------------------
+
+
+def _new_sid() -> str:
+    return "SM" + secrets.token_hex(16)
+
+
+def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = True) -> FastAPI:
+    """The sink as an ASGI app; ``status_callbacks=False`` turns the outgoing callbacks off.
+
+    Handlers are ``async def`` so the store is only ever touched from the event loop's thread.
+    """
+    store = TextStore(capacity)
+    deliverer = Deliverer(send_callbacks=status_callbacks)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await deliverer.close()
+
+    app = FastAPI(title="PSC SMS sink", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    messages_path = f"/{API_VERSION}/Accounts/{{account_sid}}/Messages"
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post(f"{messages_path}.json", status_code=201)
+    async def send(account_sid: str, request: Request, background: BackgroundTasks) -> JSONResponse:
+        credentials = authenticate(request, account_sid)
+        if isinstance(credentials, JSONResponse):
+            return credentials
+        fields = await form_fields(request)
+        rejection = validate_send(fields)
+        if rejection is not None:
+            log.info("rejected a text: error code %d", rejection.code)
+            return twilio_error(400, rejection.code, rejection.message)
+        text = SentText(
+            sid=_new_sid(),
+            account_sid=account_sid,
+            to=fields["To"],
+            sender=fields.get("From") or None,
+            messaging_service_sid=fields.get("MessagingServiceSid") or None,
+            body=fields["Body"],
+            num_segments=count_segments(fields["Body"]),
+            created=datetime.now(UTC),
+        )
+        store.add(text)
+        log.info("accepted text sid=%s segments=%d stored=%d", text.sid, text.num_segments, len(store))
+        # After the reply, as Twilio does: the callback must not arrive before the sender has the sid.
+        background.add_task(deliverer.deliver, text, fields.get("StatusCallback"), credentials.password)
+        return JSONResponse(text.twilio_json(), status_code=201)
+
+    @app.get(f"{messages_path}.json")
+    async def list_twilio(
+        account_sid: str,
+        request: Request,
+        to: str | None = Query(None, alias="To"),
+        page_size: int = Query(TWILIO_LIST_PAGE_SIZE, alias="PageSize", ge=1, le=1000),
+    ) -> JSONResponse:
+        credentials = authenticate(request, account_sid)
+        if isinstance(credentials, JSONResponse):
+            return credentials
+        newest = store.newest(to=to, account_sid=account_sid)
+        texts = [text.twilio_json() for text in itertools.islice(newest, page_size)]
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        return JSONResponse(
+            {
+                "messages": texts,
+                "page": 0,
+                "page_size": page_size,
+                "uri": uri,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
+
+    @app.get(f"{messages_path}/{{sid}}.json")
+    async def fetch_twilio(account_sid: str, sid: str, request: Request) -> JSONResponse:
+        credentials = authenticate(request, account_sid)
+        if isinstance(credentials, JSONResponse):
+            return credentials
+        text = store.get(sid)
+        if text is None or text.account_sid != account_sid:
+            return twilio_error(404, 20404, "The requested resource was not found")
+        return JSONResponse(text.twilio_json())
+
+    @app.get("/api/messages")
+    async def list_sink(to: str | None = None) -> JSONResponse:
+        return JSONResponse([text.sink_json() for text in store.newest(to=to)])
+
+    @app.delete("/api/messages")
+    async def clear_sink() -> dict[str, int]:
+        deleted = store.clear()
+        log.info("deleted %d text(s)", deleted)
+        return {"deleted": deleted}
+
+    return app
+
+
+# --- serving --------------------------------------------------------------------------------------------------------
+
+
+class _LoopOwnedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to whoever owns the event loop.
+
+    uvicorn would otherwise replace the process's SIGINT/SIGTERM handlers while it runs and re-raise the signal after
+    it stops: wrong inside a test run or a stack runner that shares the loop.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Bind here rather than in uvicorn: uvicorn calls sys.exit when a bind fails, we want an OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+async def serve_smssink(
+    *, host: str, port: int, ready: asyncio.Event | None = None, status_callbacks: bool = True
+) -> None:
+    """Serve the sink in the current loop until cancelled; set ``ready`` once it listens."""
+    sock = _listening_socket(host, port)
+    # No log config of uvicorn's own (the process owner decides) and no access log: /api/messages?to= is a phone number.
+    config = uvicorn.Config(
+        create_app(status_callbacks=status_callbacks),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = _LoopOwnedServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="smssink-http")
+    try:
+        while not server.started:  # uvicorn has no "started" event to await
+            if task.done():
+                task.result()
+                raise RuntimeError("the SMS sink stopped while starting")
+            await asyncio.sleep(0.01)
+        log.info("SMS sink listening on %s:%d", host, port)
+        if ready is not None:
+            ready.set()
+        # asyncio.wait, not await: a cancel must reach us, not the uvicorn task, so it can stop gracefully.
+        await asyncio.wait([task])
+        task.result()
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sock.close()
+        log.info("SMS sink stopped")
+
+
+async def _run_until_signalled(server: Coroutine[Any, Any, None]) -> None:
+    """Run a server until SIGTERM or SIGINT, which cancel it: a requested stop, so it ends normally (exit 0)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(server)
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Local SMS sink speaking Twilio's Messages API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind to (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8030, help="HTTP port (default 8030)")
+    parser.add_argument(
+        "--no-status-callbacks", action="store_true", help="never post StatusCallback requests (they are on by default)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    server = serve_smssink(host=args.host, port=args.port, status_callbacks=not args.no_status_callbacks)
+    try:
+        asyncio.run(_run_until_signalled(server))
+    except OSError as exc:
+        log.error("SMS sink could not start: %s", exc)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()
