@@ -1,0 +1,49 @@
+# The two commands: `make run` (the whole stack on embedded defaults) and `make test` (the whole suite).
+# Both install what they need first: a virtual environment in .venv with the project and its tools.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test lint unit integration e2e bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/psc run
+
+# pytest exits 5 when it collected no test: that must fail, never pass quietly.
+define PYTEST
+	$(BIN)/pytest $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
+endef
+
+test: install lint
+	$(call PYTEST,)
+
+unit: install
+	$(call PYTEST,tests/unit)
+
+integration: install
+	$(call PYTEST,tests/integration)
+
+e2e: install
+	$(call PYTEST,tests/e2e)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m bench.throughput
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

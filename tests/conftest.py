@@ -1,0 +1,124 @@
+"""Which real Kafka and PostgreSQL the suite runs against. One suite, every backend:
+
+- ``PSC_KAFKA_BOOTSTRAP`` and ``PSC_DATABASE_URL`` set: that external cluster and server;
+- else, when a Docker engine answers (or ``PSC_TEST_BACKEND=testcontainers``): Kafka and PostgreSQL containers;
+- else (``PSC_TEST_BACKEND=embedded``, the default and what CI runs here): Tansu and the embedded PostgreSQL.
+Each test that needs a database gets a fresh one, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from shared.contracts.topics import ALL_TOPICS
+from shared.kafka.connection import ensure_topics
+from shared.settings import PlatformSettings
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str
+    kafka_bootstrap: str
+    admin_database_url: str
+
+    def platform(self, database_url: str | None = None) -> PlatformSettings:
+        return PlatformSettings(
+            kafka_bootstrap=self.kafka_bootstrap,
+            database_url=database_url or self.admin_database_url,
+            topic_partitions=3,
+        )
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _choose_backend() -> str:
+    chosen = os.environ.get("PSC_TEST_BACKEND")
+    if chosen:
+        return chosen
+    if os.environ.get("PSC_KAFKA_BOOTSTRAP") and os.environ.get("PSC_DATABASE_URL"):
+        return "external"
+    return "testcontainers" if _docker_answers() else "embedded"
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    kind = _choose_backend()
+    if kind == "external":
+        yield Backend(kind, os.environ["PSC_KAFKA_BOOTSTRAP"], os.environ["PSC_DATABASE_URL"])
+    elif kind == "testcontainers":
+        yield from _containers()
+    elif kind == "embedded":
+        yield from _embedded(tmp_path_factory.mktemp("backend"))
+    else:
+        raise pytest.UsageError(f"PSC_TEST_BACKEND={kind!r}: use embedded, testcontainers or external")
+
+
+def _embedded(root: Path) -> Iterator[Backend]:
+    import asyncio
+
+    from shared.devstack.postgres import ensure_database, start_postgres
+    from shared.devstack.processes import free_port
+    from shared.devstack.tansu import start_tansu
+
+    kafka_port, pg_port = free_port(), free_port()
+    broker = start_tansu(port=kafka_port, log_dir=root / "log")
+    database = start_postgres(data_dir=root / "pgdata", port=pg_port, log_dir=root / "log")
+    try:
+        url = asyncio.run(ensure_database(host="127.0.0.1", port=pg_port, name="postgres"))
+        yield Backend("embedded", f"127.0.0.1:{kafka_port}", url)
+    finally:
+        database.stop()
+        broker.stop()
+
+
+def _containers() -> Iterator[Backend]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with KafkaContainer().with_kraft() as kafka, PostgresContainer("postgres:16-alpine", driver=None) as postgres:
+        yield Backend("testcontainers", kafka.get_bootstrap_server(), postgres.get_connection_url())
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def topics(backend: Backend) -> tuple[str, ...]:
+    await ensure_topics(backend.platform(), list(ALL_TOPICS))
+    return ALL_TOPICS
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(backend: Backend) -> AsyncIterator[str]:
+    """A fresh database for one test; dropped afterwards."""
+    name = f"psc_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(backend.admin_database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = backend.admin_database_url.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(backend.admin_database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def platform(backend: Backend, database_url: str) -> PlatformSettings:
+    return backend.platform(database_url)

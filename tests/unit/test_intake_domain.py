@@ -1,0 +1,46 @@
+"""Intake's pure rules."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from services.intake import domain
+from services.intake.domain import Assignment, NewSubmission
+from shared.contracts.inquiries import InquirySubmission
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+SUBMISSION = InquirySubmission.model_validate(
+    {
+        "parent": {"name": "Ana Lopez", "email": "ana@example.org"},
+        "student": {"school_id": 609794, "grade": "K"},
+        "category": "attendance",
+        "description": "Absences marked wrongly.",
+        "channel": "walk_in",
+    }
+)
+
+
+def test_reference_numbers_carry_the_year_and_a_padded_sequence() -> None:
+    assert domain.format_reference("PSC", 2026, 123) == "PSC-26-000123"
+
+
+def test_submitting_records_the_inquiry_and_emits_submitted_with_the_same_correlation_id() -> None:
+    new = NewSubmission(SUBMISSION, source="http", correlation_id="req-7", idempotency_key=None)
+    inquiry, event = domain.submit(new, inquiry_id=uuid4(), reference="PSC-26-000001", now=NOW)
+    assert inquiry.status == domain.RECEIVED and inquiry.assignment is None
+    assert event.inquiry_id == inquiry.id and event.correlation_id == "req-7"
+    assert event.reference == "PSC-26-000001" and event.student.school_id == 609794
+    assert "description" not in event.model_dump()
+
+
+def test_the_same_content_has_the_same_fingerprint_and_different_content_does_not() -> None:
+    other = SUBMISSION.model_copy(update={"description": "Something else."})
+    assert domain.fingerprint(SUBMISSION) == domain.fingerprint(SUBMISSION.model_copy())
+    assert domain.fingerprint(SUBMISSION) != domain.fingerprint(other)
+
+
+def test_a_late_older_assignment_does_not_replace_a_newer_one() -> None:
+    new = NewSubmission(SUBMISSION, source="kafka", correlation_id="c", idempotency_key="k")
+    inquiry, _ = domain.submit(new, inquiry_id=uuid4(), reference="PSC-26-000002", now=NOW)
+    newer = Assignment("network-4", "Network 4", "network", "psa", NOW + timedelta(days=2), None)
+    older = Assignment("network-4", "Network 4", "network", "network", NOW + timedelta(minutes=1), None)
+    assert domain.with_assignment(domain.with_assignment(inquiry, newer), older).assignment == newer

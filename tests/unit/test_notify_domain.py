@@ -1,0 +1,75 @@
+"""Notify's pure rules and its templates."""
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from services.notify import domain
+from services.notify.domain import Contact, SendResult
+from services.notify.templates import TemplateRenderer
+
+RENDERER = TemplateRenderer()
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def contact(**changes: object) -> Contact:
+    base = {
+        "inquiry_id": uuid4(),
+        "reference": "PSC-26-000042",
+        "name": "Ana Lopez",
+        "email": "ana@example.org",
+        "mobile_phone": "+13125550147",
+        "language": "es",
+        "sms_consent": True,
+    }
+    return Contact(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def plan(c: Contact, suppressed: set[tuple[str, str]] | None = None) -> list[domain.PlannedDelivery]:
+    return domain.plan_acknowledgment(
+        c, event_id=uuid4(), correlation_id="c", suppressed=suppressed or set(), renderer=RENDERER,
+        new_ids=[uuid4(), uuid4()],
+    )
+
+
+def test_a_parent_who_consented_gets_an_email_and_a_text_in_their_language() -> None:
+    email, sms = plan(contact())
+    assert (email.channel, email.status, sms.channel, sms.status) == ("email", "pending", "sms", "pending")
+    assert email.subject == "Recibimos su inquietud (PSC-26-000042)"
+    assert "Estimado/a Ana Lopez" in email.body and "PSC-26-000042" in sms.body
+
+
+def test_without_consent_the_text_is_recorded_as_suppressed_with_the_reason() -> None:
+    _, sms = plan(contact(sms_consent=False))
+    assert sms.status == "suppressed" and sms.reason == "no consent to text messages"
+
+
+def test_an_address_on_the_suppression_list_is_not_written_to() -> None:
+    email, _ = plan(contact(), suppressed={("email", "ana@example.org")})
+    assert email.status == "suppressed" and "suppression list" in (email.reason or "")
+
+
+def test_the_dedup_key_is_event_channel_and_recipient() -> None:
+    event_id = uuid4()
+    assert domain.dedup_key(event_id, "email", "Ana@Example.org") == f"{event_id}:email:ana@example.org"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "zh", "ar", "pl", "vi", "ur"])
+def test_every_language_has_all_three_acknowledgment_templates(language: str) -> None:
+    for channel in ("email", "sms"):
+        rendered = RENDERER.render(
+            "inquiry_received", language=language, channel=channel, context={"parent_name": "N", "reference": "R-1"}
+        )
+        assert "R-1" in rendered.body
+        assert (rendered.subject is not None) == (channel == "email")
+
+
+def test_a_transient_failure_is_retried_later_and_a_permanent_one_is_not() -> None:
+    delivery_id = uuid4()
+    later = domain.after_attempt(SendResult(delivery_id, ok=False, error="down"), attempts=1, max_attempts=6, now=NOW)
+    assert later.status == "pending" and later.next_attempt_at is not None and later.next_attempt_at > NOW
+    refused = SendResult(delivery_id, ok=False, error="refused", permanent=True)
+    assert domain.after_attempt(refused, attempts=1, max_attempts=6, now=NOW).status == "failed"
+    assert domain.after_attempt(SendResult(delivery_id, ok=False), attempts=6, max_attempts=6, now=NOW).status == "failed"
+    assert domain.after_attempt(SendResult(delivery_id, ok=True), attempts=1, max_attempts=6, now=NOW).status == "sent"
