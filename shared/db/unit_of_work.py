@@ -16,7 +16,8 @@ class UnitOfWork:
     """``async with UnitOfWork(pool) as uow``: commits on a clean exit, rolls back on an exception.
 
     ``uow.conn`` is the transaction's connection for the repository functions; ``uow.emit`` queues an event for the
-    outbox. ``on_commit`` is called after a commit that emitted events (the local relay wakes without waiting).
+    outbox. ``on_commit`` is called after every commit: the local relay (and e.g. notify's dispatcher, which has
+    work to do even when no event was emitted) wakes at once instead of at its next poll.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None) -> None:
@@ -49,7 +50,6 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._conn is not None and self._tx is not None
-        emitted = bool(self._pending)
         try:
             if exc_type is None:
                 await self._write_outbox()
@@ -64,7 +64,7 @@ class UnitOfWork:
             self._pending.clear()
             await self._pool.release(self._conn)
             self._conn = None
-        if exc_type is None and emitted and self._on_commit is not None:
+        if exc_type is None and self._on_commit is not None:
             self._on_commit()
 
     async def _write_outbox(self) -> None:

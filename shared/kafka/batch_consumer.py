@@ -186,11 +186,13 @@ def subscribe_batch(
     group_id: str,
     max_records: int = 500,
     batch_timeout_ms: int = 50,
+    fetch_max_wait_ms: int = 100,
 ) -> None:
     """Attach ``consumer`` to ``topic`` as a FastStream batch subscriber that commits offsets after each batch.
 
     NACK_ON_ERROR: if ``process`` still raises (the dead-letter topic itself unreachable), the batch is not
-    committed and comes again.
+    committed and comes again. ``fetch_max_wait_ms`` (aiokafka's default is 500) bounds how long an idle fetch
+    holds a new message back: each hop of the inquiry path pays it.
     """
 
     async def on_batch(_: list[bytes], message: KafkaMessage) -> None:
@@ -203,6 +205,7 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{group_id}:{consumer.subscriber.name}",
