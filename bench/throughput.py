@@ -81,9 +81,7 @@ async def accepted_mail(http: httpx.AsyncClient, api: str, recipients: set[str])
     return out
 
 
-async def wait_for_mail(
-    http: httpx.AsyncClient, api: str, recipients: set[str], timeout: float
-) -> dict[str, float]:
+async def wait_for_mail(http: httpx.AsyncClient, api: str, recipients: set[str], timeout: float) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while True:
         seen = await accepted_mail(http, api, recipients)
@@ -106,7 +104,9 @@ async def end_to_end(producer: AIOKafkaProducer, http: httpx.AsyncClient, api: s
     return {"inquiries": n, "publish_s": published, "elapsed_s": elapsed, "per_s": n / elapsed}
 
 
-async def paced(producer: AIOKafkaProducer, http: httpx.AsyncClient, api: str, rate: float, seconds: float) -> dict[str, float]:
+async def paced(
+    producer: AIOKafkaProducer, http: httpx.AsyncClient, api: str, rate: float, seconds: float
+) -> dict[str, float]:
     run = uuid.uuid4().hex[:6]
     n = int(rate * seconds)
     sent_at: dict[str, float] = {}
@@ -160,16 +160,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> None:
     raw, e2e, lat = results["raw"], results["end_to_end"], results["latency"]
     print("\n== Parent Support Center: inquiry path benchmark (one run, same machine) ==")
-    print(f"raw aiokafka floor      produce {raw['produce_per_s']:>9.0f}/s   consume {raw['consume_per_s']:>9.0f}/s"
-          f"   produce+consume {raw['round_trip_per_s']:>8.0f}/s")
-    print(f"end to end              {e2e['per_s']:>9.1f} inquiries/s  ({e2e['inquiries']} in {e2e['elapsed_s']:.2f} s;"
-          " submission -> routed, acknowledged, email accepted)")
-    print(f"ratio end-to-end / raw  {e2e['per_s'] / raw['round_trip_per_s']:.4f}"
-          f"  (1 : {raw['round_trip_per_s'] / e2e['per_s']:.0f})")
-    print(f"latency at {lat['rate']:.0f}/s        p50 {lat['p50_ms']:.0f} ms   p99 {lat['p99_ms']:.0f} ms"
-          f"   max {lat['max_ms']:.0f} ms   ({lat['inquiries']} inquiries)")
-    print(f"targets                 >= 300 inquiries/s end to end: {'met' if e2e['per_s'] >= 300 else 'NOT met'};"
-          f"  p99 < 1000 ms at 100/s: {'met' if lat['p99_ms'] < 1000 else 'NOT met'}")
+    print(
+        f"raw aiokafka floor      produce {raw['produce_per_s']:>9.0f}/s   consume {raw['consume_per_s']:>9.0f}/s"
+        f"   produce+consume {raw['round_trip_per_s']:>8.0f}/s"
+    )
+    print(
+        f"end to end              {e2e['per_s']:>9.1f} inquiries/s  ({e2e['inquiries']} in {e2e['elapsed_s']:.2f} s;"
+        " submission -> routed, acknowledged, email accepted)"
+    )
+    print(
+        f"ratio end-to-end / raw  {e2e['per_s'] / raw['round_trip_per_s']:.4f}"
+        f"  (1 : {raw['round_trip_per_s'] / e2e['per_s']:.0f})"
+    )
+    print(
+        f"latency at {lat['rate']:.0f}/s        p50 {lat['p50_ms']:.0f} ms   p99 {lat['p99_ms']:.0f} ms"
+        f"   max {lat['max_ms']:.0f} ms   ({lat['inquiries']} inquiries)"
+    )
+    print(
+        f"targets                 >= 300 inquiries/s end to end: {'met' if e2e['per_s'] >= 300 else 'NOT met'};"
+        f"  p99 < 1000 ms at 100/s: {'met' if lat['p99_ms'] < 1000 else 'NOT met'}"
+    )
 
 
 def cli() -> None:

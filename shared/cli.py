@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -54,10 +55,8 @@ async def _run(var_dir: Path, ports: StackPorts) -> int:
             print(f"\n{exc}\nstopping the stack.", flush=True)
             code = 1
             break
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
     print("stopping ...", flush=True)
     stack.stop()
     print("stopped.", flush=True)

@@ -107,4 +107,4 @@ def correlation(correlation_id: str | None) -> Iterator[None]:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

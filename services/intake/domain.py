@@ -58,9 +58,7 @@ def fingerprint(submission: InquirySubmission) -> str:
     return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
 
 
-def submit(
-    new: NewSubmission, *, inquiry_id: UUID, reference: str, now: datetime
-) -> tuple[Inquiry, InquirySubmitted]:
+def submit(new: NewSubmission, *, inquiry_id: UUID, reference: str, now: datetime) -> tuple[Inquiry, InquirySubmitted]:
     inquiry = Inquiry(
         id=inquiry_id,
         reference=reference,

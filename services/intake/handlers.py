@@ -58,11 +58,11 @@ async def record_submissions(
     now = clock.now()
     ids = [uuid.uuid4() for _ in news]
     fingerprints = [domain.fingerprint(new.submission) for new in news]
-    claims = [(new.idempotency_key, fp, i) for new, fp, i in zip(news, fingerprints, ids, strict=True) if new.idempotency_key]
+    claims = [
+        (new.idempotency_key, fp, i) for new, fp, i in zip(news, fingerprints, ids, strict=True) if new.idempotency_key
+    ]
     claimed = await repository.claim_idempotency_keys(uow.conn, claims=claims)
-    earlier = await repository.find_idempotency_keys(
-        uow.conn, keys=[key for key, _, i in claims if i not in claimed]
-    )
+    earlier = await repository.find_idempotency_keys(uow.conn, keys=[key for key, _, i in claims if i not in claimed])
     to_create = [k for k, (new, i) in enumerate(zip(news, ids, strict=True)) if not new.idempotency_key or i in claimed]
     numbers = iter(await repository.next_reference_numbers(uow.conn, count=len(to_create)))
     outcomes: list[Outcome] = []
@@ -132,7 +132,9 @@ class SubmissionsSubscriber:
                 uow.emit(INQUIRY_REJECTIONS, self._rejection(item.record, errors, outcome.key))
 
     async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
-        uow.emit(INQUIRY_REJECTIONS, self._rejection(record, error.errors, records.body_field(record, "idempotency_key")))
+        uow.emit(
+            INQUIRY_REJECTIONS, self._rejection(record, error.errors, records.body_field(record, "idempotency_key"))
+        )
         return True
 
     def _rejection(self, record: ConsumerRecord, errors: list[FieldError], key: str | None) -> SubmissionRejected:

@@ -110,15 +110,15 @@ def _inquiry(row: Any) -> Inquiry:
 
 async def get_inquiry(conn: Conn, *, inquiry_id: UUID | None = None, reference: str | None = None) -> Inquiry | None:
     if inquiry_id is not None:
-        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM inquiries WHERE id = $1", inquiry_id)
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM inquiries WHERE id = $1", inquiry_id)  # noqa: S608 - constant
     else:
-        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM inquiries WHERE reference = $1", reference)
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM inquiries WHERE reference = $1", reference)  # noqa: S608
     return _inquiry(row) if row else None
 
 
 async def get_inquiries_for_update(conn: Conn, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) FOR UPDATE", list(set(inquiry_ids))
+        f"SELECT {_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) FOR UPDATE",  # noqa: S608 - constant columns list(set(inquiry_ids))
     )
     return {row["id"]: _inquiry(row) for row in rows}
 

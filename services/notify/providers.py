@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-
 from uuid import UUID
 
 import aiosmtplib
@@ -70,7 +69,7 @@ class SmtpSender:
                 client = await self._connected(None)  # the server closed an idle session: one fresh try
                 await client.send_message(message)
             return SendResult(delivery_id=out.delivery_id, ok=True, provider_message_id=str(message["Message-ID"]))
-        except aiosmtplib.SMTPRecipientsRefused as exc:
+        except aiosmtplib.SMTPRecipientsRefused:
             return _failed(out.delivery_id, "recipient refused", permanent=True)
         except aiosmtplib.SMTPResponseException as exc:
             return _failed(out.delivery_id, f"SMTP {exc.code}", permanent=500 <= exc.code < 600)

@@ -17,10 +17,14 @@ Conn = PoolConnectionProxy
 async def upsert_contacts(conn: Conn, *, contacts: Sequence[Contact], now: datetime) -> None:
     await conn.executemany(
         "INSERT INTO contacts (inquiry_id, reference, name, email, mobile_phone, language, sms_consent, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (inquiry_id) DO UPDATE SET reference = excluded.reference,"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (inquiry_id) DO UPDATE SET reference = excluded.reference,"
         " name = excluded.name, email = excluded.email, mobile_phone = excluded.mobile_phone,"
         " language = excluded.language, sms_consent = excluded.sms_consent, updated_at = excluded.updated_at",
-        [(c.inquiry_id, c.reference, c.name, c.email, c.mobile_phone, c.language, c.sms_consent, now) for c in contacts],
+        [
+            (c.inquiry_id, c.reference, c.name, c.email, c.mobile_phone, c.language, c.sms_consent, now)
+            for c in contacts
+        ],
     )
 
 
@@ -81,8 +85,8 @@ async def claim_due(conn: Conn, *, limit: int, now: datetime, lease_seconds: int
         " WHERE id IN (SELECT id FROM deliveries WHERE (status = 'pending' AND next_attempt_at <= $2)"
         " OR (status = 'sending' AND claimed_at < $2 - make_interval(secs => $3))"
         " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, dedup_key, event_id, correlation_id, inquiry_id, channel, recipient, template, language, subject, body,"
-        " attempts",
+        " RETURNING id, dedup_key, event_id, correlation_id, inquiry_id, channel, recipient, template, language,"
+        " subject, body, attempts",
         limit,
         now,
         float(lease_seconds),

@@ -10,7 +10,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.routing import AssignmentReason, InquiryAssigned, Queue
+from shared.contracts.routing import AssignmentReason, InquiryAssigned, Queue, Tier
 
 CENTRAL_ID = "central"
 CENTRAL_NAME = "Parent Support Center"
@@ -45,7 +45,7 @@ class Assignment:
     school_id: int
     network: Network
     queue: Queue
-    tier: str
+    tier: Tier
     reason: AssignmentReason
     assigned_at: datetime
     due_at: datetime
@@ -128,6 +128,8 @@ def assign(
     now: datetime,
 ) -> tuple[Assignment, InquiryAssigned]:
     """Give the inquiry to the network that serves the school; the central queue when there is none."""
+    queue: Queue
+    tier: Tier
     reason: AssignmentReason
     if school is None:
         network, queue, tier, reason = Network(CENTRAL_ID, CENTRAL_NAME), "central", "central", "unknown_school"

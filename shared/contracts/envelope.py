@@ -55,7 +55,8 @@ def event_parser(*event_types: type[Event]) -> TypeAdapter[Any]:
     """A parser for the events a consumer handles, told apart by ``event_type``."""
     if len(event_types) == 1:
         return TypeAdapter(event_types[0])
-    return TypeAdapter(Annotated[Union[event_types], Field(discriminator="event_type")])  # noqa: UP007
+    union: Any = Annotated[Union[event_types], Field(discriminator="event_type")]  # noqa: UP007 - a runtime tuple
+    return TypeAdapter(union)
 
 
 def event_type_of(event_cls: type[Event]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from types import TracebackType
 from uuid import UUID
@@ -57,7 +58,7 @@ class UnitOfWork:
             else:
                 await self._tx.rollback()
         except BaseException:
-            if not self._tx.is_completed():
+            with contextlib.suppress(Exception):  # the commit itself failed: make sure nothing is left open
                 await self._tx.rollback()
             raise
         finally:
@@ -98,4 +99,3 @@ async def claim_inbox(conn: PoolConnectionProxy, *, subscriber: str, event_ids: 
         event_ids,
     )
     return {row["event_id"] for row in rows}
-

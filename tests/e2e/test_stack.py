@@ -79,7 +79,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def inquiry_body(email: str, *, school_id: int = EDISON, language: str = "en", phone: str | None = None) -> dict[str, Any]:
+def inquiry_body(
+    email: str, *, school_id: int = EDISON, language: str = "en", phone: str | None = None
+) -> dict[str, Any]:
     parent: dict[str, Any] = {"name": "Ana Lopez", "email": email, "preferred_language": language}
     if phone:
         parent |= {"mobile_phone": phone, "sms_consent": True}
@@ -111,7 +113,9 @@ async def texts_to(http: httpx.AsyncClient, stack: dict[str, Any], number: str) 
     return (await http.get(stack["urls"]["sms_sink_api"], params={"to": number})).json()
 
 
-async def test_the_stack_prints_every_url_and_each_service_is_healthy(stack: dict[str, Any], http: httpx.AsyncClient) -> None:
+async def test_the_stack_prints_every_url_and_each_service_is_healthy(
+    stack: dict[str, Any], http: httpx.AsyncClient
+) -> None:
     urls = stack["urls"]
     for name in ("intake", "routing", "notify", "catalog"):
         assert (await http.get(urls[f"{name}_health"])).json()["status"] == "ok"
@@ -230,7 +234,9 @@ async def test_an_invalid_submission_on_the_topic_is_rejected_with_the_submitter
     assert rejection["origin_topic"] == INQUIRY_SUBMISSIONS
 
 
-async def test_the_catalog_answers_resource_lookups_from_its_directory(stack: dict[str, Any], http: httpx.AsyncClient) -> None:
+async def test_the_catalog_answers_resource_lookups_from_its_directory(
+    stack: dict[str, Any], http: httpx.AsyncClient
+) -> None:
     found = (await http.get(stack["urls"]["catalog_api"], params={"q": "special education workshops"})).json()
     pep = next(r for r in found["results"] if "Parent and Educator Partnership" in r["name"])
     assert any("553-1800" in phone["number"] for phone in pep["phones"])

@@ -53,7 +53,9 @@ async def new_topic(platform: PlatformSettings, partitions: int = 1) -> str:
     return name
 
 
-async def read_all(platform: PlatformSettings, topic: str, *, expect: int, timeout: float = 15.0) -> list[ConsumerRecord]:
+async def read_all(
+    platform: PlatformSettings, topic: str, *, expect: int, timeout: float = 15.0
+) -> list[ConsumerRecord]:
     consumer = AIOKafkaConsumer(topic, **client_options(platform), auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     records: list[ConsumerRecord] = []
@@ -75,9 +77,7 @@ async def pool(platform: PlatformSettings) -> AsyncIterator[asyncpg.Pool]:
     conn = await connect(platform)
     try:
         await apply_migrations(conn, schema=SCHEMA, sources=[plumbing_source()])
-        await conn.execute(
-            f"CREATE TABLE {SCHEMA}.applied (marker text PRIMARY KEY, times integer NOT NULL DEFAULT 1)"
-        )
+        await conn.execute(f"CREATE TABLE {SCHEMA}.applied (marker text PRIMARY KEY, times integer NOT NULL DEFAULT 1)")
     finally:
         await conn.close()
     pool = await create_pool(platform, schema=SCHEMA, application_name="test")

@@ -28,7 +28,11 @@ def contact(**changes: object) -> Contact:
 
 def plan(c: Contact, suppressed: set[tuple[str, str]] | None = None) -> list[domain.PlannedDelivery]:
     return domain.plan_acknowledgment(
-        c, event_id=uuid4(), correlation_id="c", suppressed=suppressed or set(), renderer=RENDERER,
+        c,
+        event_id=uuid4(),
+        correlation_id="c",
+        suppressed=suppressed or set(),
+        renderer=RENDERER,
         new_ids=[uuid4(), uuid4()],
     )
 
@@ -71,5 +75,7 @@ def test_a_transient_failure_is_retried_later_and_a_permanent_one_is_not() -> No
     assert later.status == "pending" and later.next_attempt_at is not None and later.next_attempt_at > NOW
     refused = SendResult(delivery_id, ok=False, error="refused", permanent=True)
     assert domain.after_attempt(refused, attempts=1, max_attempts=6, now=NOW).status == "failed"
-    assert domain.after_attempt(SendResult(delivery_id, ok=False), attempts=6, max_attempts=6, now=NOW).status == "failed"
+    assert (
+        domain.after_attempt(SendResult(delivery_id, ok=False), attempts=6, max_attempts=6, now=NOW).status == "failed"
+    )
     assert domain.after_attempt(SendResult(delivery_id, ok=True), attempts=1, max_attempts=6, now=NOW).status == "sent"

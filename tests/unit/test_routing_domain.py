@@ -61,7 +61,12 @@ def test_an_inquiry_goes_to_the_network_that_serves_the_school() -> None:
     school = School(609794, "EDISON", "Thomas A Edison", Network("network-1", "Network 1"))
     now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
     assignment, event = domain.assign(submitted(), school=school, policy=POLICY, calendar=CALENDAR, now=now)
-    assert (event.network_id, event.queue, event.tier, event.reason) == ("network-1", "network", "network", "school_network")
+    assert (event.network_id, event.queue, event.tier, event.reason) == (
+        "network-1",
+        "network",
+        "network",
+        "school_network",
+    )
     assert event.due_at == assignment.due_at == CALENDAR.due_after(now, 2)
     assert event.correlation_id == "c-1" and event.school_name == "Thomas A Edison"
 

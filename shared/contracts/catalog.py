@@ -1,0 +1,270 @@
+"""The catalog contract: resource lookups and upserts (commands) and the catalog's events.
+
+The directory is shaped after the Human Services Data Specification (HSDS 3.0): an organization offers services at
+locations, reachable by phones, in languages, filed under taxonomy terms. A ``ResourceView`` is what every reader gets,
+whether over HTTP, in a lookup reply or in a ``ResourceUpdated`` event, so one parser serves them all.
+Validation lives in these models, so the HTTP body and the Kafka message refuse the same input for the same reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+from uuid import UUID
+
+import phonenumbers
+from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints, field_validator
+
+from shared.contracts.envelope import Event, FieldError, FrozenModel
+from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, DEAD_LETTERS
+
+CATALOG_UPSERTS: Final = "psc.catalog.upserts"
+"""Commands: other systems add or change a resource here (same validation as ``PUT /v1/resources/{id}``)."""
+
+
+class ResourceCategory(StrEnum):
+    """Taxonomy codes (vocabulary 'psc-category'): the inquiry categories plus what only the directory files under."""
+
+    SPECIAL_EDUCATION = "special_education"
+    ATTENDANCE = "attendance"
+    ENROLLMENT = "enrollment"
+    TRANSPORTATION = "transportation"
+    SAFETY_AND_BULLYING = "safety_and_bullying"
+    ACADEMICS = "academics"
+    HEALTH_AND_WELLNESS = "health_and_wellness"
+    OTHER = "other"
+    COMMUNITY_PARTNERS = "community_partners"
+    LANGUAGE_ACCESS = "language_access"
+    FAMILY_ENGAGEMENT = "family_engagement"
+
+
+ResourceId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+]
+"""Ids are readable slugs ('parent-educator-partnership'): stable across environments, safe in URLs and logs."""
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2}$")]
+"""An ISO 639-1 code such as 'en' or 'es' (any case in, lower case out)."""
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+ReplyTopic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=249)]
+CorrelationId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PhoneType = Literal["voice", "fax", "text"]
+ServiceStatus = Literal["active", "inactive"]
+
+_TOPIC_NAME = re.compile(r"^psc\.[A-Za-z0-9._-]+$")
+# A reply must never feed the catalog's own inputs (a loop) or pose as a dead letter.
+_NOT_REPLY_TOPICS = frozenset({CATALOG_LOOKUPS, CATALOG_UPSERTS, DEAD_LETTERS})
+
+
+# --- What readers get ---------------------------------------------------------------------------------------------
+
+
+class OrganizationRef(FrozenModel):
+    id: str = Field(description="Directory id of the organization (office or department) that offers the service")
+    name: str = Field(description="The organization's name, e.g. 'Office of Diverse Learner Supports and Services'")
+
+
+class PhoneView(FrozenModel):
+    number: str = Field(description="Phone number as people dial it, e.g. '(773) 553-1800'")
+    extension: str | None = Field(description="Extension to ask for, if any")
+    type: PhoneType = Field(description="'voice', 'fax' or 'text'")
+    description: str | None = Field(description="What the number is for, e.g. 'Main line'")
+
+
+class LocationView(FrozenModel):
+    name: str = Field(description="Name of the place, e.g. 'ODLSS offices'")
+    address_1: str = Field(description="Street address, e.g. '125 South Clark Street, 8th Floor'")
+    city: str = Field(description="City")
+    state_province: str = Field(description="Two-letter state code")
+    postal_code: str = Field(description="ZIP code")
+
+
+class ResourceView(FrozenModel):
+    """One service of the directory with what a parent or staff member needs to reach it."""
+
+    id: str = Field(description="Directory id of the service")
+    name: str = Field(description="Name of the program or office, e.g. 'Parent and Educator Partnership (PEP)'")
+    alternate_name: str | None = Field(description="Another name people know it by (often the Spanish name)")
+    description: str = Field(description="What the service does and for whom")
+    status: ServiceStatus = Field(description="'active', or 'inactive' when it no longer takes requests")
+    organization: OrganizationRef = Field(description="Who offers the service")
+    categories: list[ResourceCategory] = Field(description="Taxonomy codes, the main one first")
+    languages: list[str] = Field(description="ISO 639-1 codes of the languages the service is offered in")
+    phones: list[PhoneView] = Field(description="Numbers to call or text, the main one first")
+    locations: list[LocationView] = Field(description="Where the service is offered in person")
+    url: str | None = Field(description="Web page of the service")
+    email: str | None = Field(description="Email address of the service")
+    eligibility_description: str | None = Field(description="Who may use the service")
+    fees_description: str | None = Field(description="What it costs, if anything")
+    updated_at: AwareDatetime = Field(description="When the catalog last changed what this view shows")
+
+
+# --- Upserts: the HTTP body, and with the fields below, the Kafka command --------------------------------------------
+
+
+class OrganizationDetails(FrozenModel):
+    id: ResourceId = Field(description="Directory id of the organization")
+    name: ShortText = Field(description="The organization's name")
+    description: LongText | None = Field(None, description="What the organization is")
+    email: EmailStr | None = Field(None, description="General email address")
+    website: HttpUrl | None = Field(None, description="Web site")
+
+
+class LocationDetails(FrozenModel):
+    id: ResourceId = Field(description="Directory id of the location; a location belongs to one organization")
+    name: ShortText = Field(description="Name of the place")
+    address_1: ShortText = Field(description="Street address, with floor or suite")
+    city: ShortText = Field(description="City")
+    state_province: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")
+    ] = Field(description="Two-letter state code, e.g. 'IL'")
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5}(-\d{4})?$")] = Field(
+        description="ZIP or ZIP+4 code"
+    )
+    latitude: float | None = Field(None, ge=-90, le=90, description="WGS84 latitude, with longitude or not at all")
+    longitude: float | None = Field(None, ge=-180, le=180, description="WGS84 longitude, with latitude or not at all")
+
+
+class PhoneDetails(FrozenModel):
+    number: str = Field(description="A dialable number; stored as people read it: '(773) 553-1800'")
+    extension: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,10}$")] | None = Field(
+        None, description="Digits of an extension"
+    )
+    type: PhoneType = Field("voice", description="'voice', 'fax' or 'text'")
+    description: ShortText | None = Field(None, description="What the number is for")
+
+    @field_validator("number")
+    @classmethod
+    def _dialable(cls, value: str) -> str:
+        try:
+            number = phonenumbers.parse(value, "US")
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError("is not a phone number") from exc
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("is not a valid phone number")
+        # Shown to parents: a local number reads the local way, any other in international form.
+        form = (
+            phonenumbers.PhoneNumberFormat.NATIONAL
+            if number.country_code == 1
+            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        return phonenumbers.format_number(number, form)
+
+
+class ServiceDetails(FrozenModel):
+    name: ShortText = Field(description="Name of the program or office")
+    alternate_name: ShortText | None = Field(None, description="Another name people know it by")
+    description: LongText = Field(description="What the service does and for whom")
+    url: HttpUrl | None = Field(None, description="Web page of the service")
+    email: EmailStr | None = Field(None, description="Email address of the service")
+    status: ServiceStatus = Field("active", description="'inactive' hides it from searches")
+    eligibility_description: LongText | None = Field(None, description="Who may use the service")
+    fees_description: ShortText | None = Field(None, description="What it costs, if anything")
+
+
+class ResourceUpsert(FrozenModel):
+    """A service with everything around it: the body of ``PUT /v1/resources/{service_id}``.
+
+    The organization and the locations are written too (they are shared: other services of the organization see the
+    change). Phones, languages and categories belong to the service and are replaced as given.
+    """
+
+    service: ServiceDetails
+    organization: OrganizationDetails
+    locations: list[LocationDetails] = Field(default_factory=list, max_length=50, description="Where it is offered")
+    phones: list[PhoneDetails] = Field(default_factory=list, max_length=20, description="The main number first")
+    languages: list[LanguageCode] = Field(min_length=1, max_length=50, description="ISO 639-1 codes it is offered in")
+    categories: list[ResourceCategory] = Field(min_length=1, max_length=11, description="The main category first")
+
+
+class UpsertResource(ResourceUpsert):
+    """The command on ``psc.catalog.upserts``: an upsert plus the ids the HTTP path and headers carry."""
+
+    service_id: ResourceId = Field(description="Directory id of the service to add or change")
+    correlation_id: CorrelationId = Field(description="The sender's id; echoed on the events the command causes")
+    request_id: UUID | None = Field(None, description="Sending twice with the same id applies it once")
+
+
+# --- Lookups ------------------------------------------------------------------------------------------------------
+
+
+class LookupResources(FrozenModel):
+    """A search of the directory over Kafka; the reply goes to ``reply_to`` with the same correlation id."""
+
+    request_id: UUID = Field(description="Unique id of this request; a request sent twice is answered once")
+    correlation_id: CorrelationId = Field(description="The requester's id; the reply carries it and is keyed by it")
+    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description="Words to search for, e.g. 'IEP workshop'; none lists every active service"
+    )
+    category: ResourceCategory | None = Field(None, description="Only services filed under this taxonomy code")
+    language: LanguageCode | None = Field(None, description="Only services offered in this language")
+    limit: int = Field(20, ge=1, le=100, description="Most results to return")
+    offset: int = Field(0, ge=0, le=10_000, description="Results to skip, for the next page")
+    reply_to: ReplyTopic = Field(CATALOG_REPLIES, description="Topic for the reply; must be a 'psc.' topic")
+
+    @field_validator("reply_to")
+    @classmethod
+    def _platform_topic(cls, value: str) -> str:
+        return checked_reply_topic(value)
+
+
+def checked_reply_topic(topic: str) -> str:
+    """A reply may go only to a platform topic that is not one the catalog reads (so a request cannot loop)."""
+    if not _TOPIC_NAME.match(topic):
+        raise ValueError("must be a topic name starting with 'psc.'")
+    if topic in _NOT_REPLY_TOPICS:
+        raise ValueError("must not be a topic the catalog consumes or the dead-letter topic")
+    return topic
+
+
+# --- Events -------------------------------------------------------------------------------------------------------
+
+
+class LookupReplied(Event):
+    """The answer to a ``LookupResources`` request."""
+
+    event_type: Literal["catalog.lookup_replied"] = "catalog.lookup_replied"
+    request_id: UUID = Field(description="The request this answers")
+    total: int = Field(ge=0, description="How many services match in all (results hold one page of them)")
+    results: list[ResourceView] = Field(description="The page of matching services, best match first")
+
+    def partition_key(self) -> str:
+        return self.correlation_id
+
+
+class _Rejection(Event):
+    errors: list[FieldError] = Field(description="Each field refused and why")
+    origin_topic: str = Field(description="Topic the refused message came from")
+    origin_partition: int = Field(description="Partition the refused message came from")
+    origin_offset: int = Field(description="Offset of the refused message")
+
+    def partition_key(self) -> str:
+        return self.correlation_id
+
+
+class LookupRejected(_Rejection):
+    """A lookup request was refused; it sits on the reply topic the request named (if allowed) or the default one."""
+
+    event_type: Literal["catalog.lookup_rejected"] = "catalog.lookup_rejected"
+    request_id: UUID | None = Field(None, description="The request's id, if it could be read")
+
+
+class ResourceUpsertRejected(_Rejection):
+    """An ``UpsertResource`` command was refused; nothing was stored."""
+
+    event_type: Literal["catalog.resource_upsert_rejected"] = "catalog.resource_upsert_rejected"
+    service_id: str | None = Field(None, description="The service the command named, if it could be read")
+    request_id: UUID | None = Field(None, description="The command's request id, if it could be read")
+
+
+class ResourceUpdated(Event):
+    """A service was added or changed, or what its view shows changed (its organization or a location, say)."""
+
+    event_type: Literal["catalog.resource_updated"] = "catalog.resource_updated"
+    service_id: str = Field(description="The service; also the Kafka message key")
+    created: bool = Field(description="True when this change added the service to the directory")
+    resource: ResourceView = Field(description="The service as the directory shows it now")
+
+    def partition_key(self) -> str:
+        return self.service_id
