@@ -76,3 +76,7 @@ def create_topics() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ Each test that needs a database gets a fresh one, so tests never see each other'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -101,9 +102,9 @@ async def topics(backend: Backend) -> tuple[str, ...]:
     return ALL_TOPICS
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def database_url(backend: Backend) -> AsyncIterator[str]:
-    """A fresh database for one test; dropped afterwards."""
+@contextlib.asynccontextmanager
+async def fresh_database(backend: Backend) -> AsyncIterator[str]:
+    """A new, empty database; dropped afterwards."""
     name = f"psc_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(backend.admin_database_url)
     try:
@@ -111,14 +112,30 @@ async def database_url(backend: Backend) -> AsyncIterator[str]:
     finally:
         await admin.close()
     base, _, _ = backend.admin_database_url.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(backend.admin_database_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield f"{base}/{name}"
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(backend.admin_database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(backend: Backend) -> AsyncIterator[str]:
+    """A fresh database for one test."""
+    async with fresh_database(backend) as url:
+        yield url
 
 
 @pytest.fixture
 def platform(backend: Backend, database_url: str) -> PlatformSettings:
     return backend.platform(database_url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def module_platform(backend: Backend) -> AsyncIterator[PlatformSettings]:
+    """Settings with a fresh database shared by one test module (for modules that start services once)."""
+    async with fresh_database(backend) as url:
+        yield backend.platform(url)

@@ -118,7 +118,8 @@ async def get_inquiry(conn: Conn, *, inquiry_id: UUID | None = None, reference: 
 
 async def get_inquiries_for_update(conn: Conn, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) FOR UPDATE",  # noqa: S608 - constant columns list(set(inquiry_ids))
+        f"SELECT {_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) FOR UPDATE",  # noqa: S608 - constant columns
+        list(set(inquiry_ids)),
     )
     return {row["id"]: _inquiry(row) for row in rows}
 

@@ -41,7 +41,7 @@ TRANSIENT_FAULTS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    asyncpg.ConnectionDoesNotExistError,  # the connection dropped mid-query; other InterfaceErrors are bugs
     asyncpg.TooManyConnectionsError,
     asyncpg.CannotConnectNowError,
     asyncpg.SerializationError,
