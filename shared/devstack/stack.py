@@ -7,13 +7,16 @@ directory: the database files, each process's log, and ``stack.json`` with every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from shared.contracts.topics import ALL_TOPICS
 from shared.devstack.postgres import ensure_database, start_postgres
@@ -62,6 +65,44 @@ class StackInfo:
         return json.dumps(asdict(self), indent=2)
 
 
+def stop_leftovers(stack_json: Path) -> list[str]:
+    """Stop processes a previous run left behind (its runner was killed hard, so it could not stop them).
+
+    Only a process whose command line still looks like ours is stopped: a pid may have been reused since.
+    """
+    try:
+        pids: dict[str, int] = json.loads(stack_json.read_text()).get("pids", {})
+    except (OSError, ValueError):
+        return []
+    stopped = []
+    for name, pid in pids.items():
+        try:
+            process = psutil.Process(pid)
+            ours = any(mark in " ".join(process.cmdline()) for mark in _OUR_MARKS)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if ours:
+            process.terminate()
+            with contextlib.suppress(psutil.TimeoutExpired):
+                process.wait(15)
+            if process.is_running():
+                process.kill()
+            stopped.append(name)
+    return stopped
+
+
+_OUR_MARKS = ("tansu", "postgres", "services.", "shared.devstack")
+
+
+def _live_runner(runner_file: Path) -> int | None:
+    """The pid in ``runner_file`` if that process still runs Python (the runner is always a Python process)."""
+    try:
+        process = psutil.Process(int(runner_file.read_text()))
+        return process.pid if "python" in process.name().lower() or "psc" in process.name() else None
+    except (OSError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
 def _urls(ports: StackPorts) -> dict[str, str]:
     base = {name: f"http://{HOST}:{getattr(ports, name)}" for name in SERVICES}
     return {
@@ -96,17 +137,34 @@ class Stack:
         self.children: list[Child] = []
         self.info: StackInfo | None = None
         self._service_env = service_env or {}
+        self._pids_file = self.var_dir / "pids.json"
+        self._runner_file = self.var_dir / "runner.pid"
+
+    def _claim_var_dir(self) -> None:
+        """One running stack per var dir: refuse when its runner is alive, else take the dir over."""
+        other = _live_runner(self._runner_file)
+        if other is not None and other != os.getpid():
+            raise RuntimeError(f"another stack (runner pid {other}) is running on {self.var_dir}")
+        self._runner_file.write_text(str(os.getpid()))
+
+    def _record(self, child: Child) -> None:
+        """Children are written down as they start, so a later run can stop them if this runner dies hard."""
+        self.children.append(child)
+        self._pids_file.write_text(json.dumps({"pids": {c.name: c.process.pid for c in self.children}}))
 
     async def start(self, *, echo: bool = False) -> StackInfo:
         say = print if echo else (lambda *_: None)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_var_dir()
+        stop_leftovers(self._pids_file)
+        (self.var_dir / "stack.json").unlink(missing_ok=True)
         busy = self.ports.busy()
         if busy:
             raise RuntimeError(f"ports already in use: {', '.join(busy)} (is another stack running?)")
-        self.var_dir.mkdir(parents=True, exist_ok=True)
         try:
             say("starting the broker (Tansu) and PostgreSQL ...")
-            self.children.append(start_tansu(port=self.ports.kafka, log_dir=self.log_dir, host=HOST))
-            self.children.append(
+            self._record(start_tansu(port=self.ports.kafka, log_dir=self.log_dir, host=HOST))
+            self._record(
                 start_postgres(
                     data_dir=self.var_dir / "pgdata", port=self.ports.postgres, log_dir=self.log_dir, host=HOST
                 )
@@ -118,9 +176,7 @@ class Stack:
             self._start_sinks()
             env = self._env(kafka, database_url)
             for name in self.services:
-                self.children.append(
-                    spawn(name, [sys.executable, "-m", f"services.{name}"], log_dir=self.log_dir, env=env)
-                )
+                self._record(spawn(name, [sys.executable, "-m", f"services.{name}"], log_dir=self.log_dir, env=env))
             say("waiting for the services to be ready (migrations run at their start) ...")
             await self._wait_ready()
         except BaseException:
@@ -153,13 +209,13 @@ class Stack:
             ],
             log_dir=self.log_dir,
         )
-        self.children.append(mail)
+        self._record(mail)
         sms = spawn(
             "smssink",
             [sys.executable, "-m", "shared.devstack.smssink", "--host", HOST, "--port", str(self.ports.sms)],
             log_dir=self.log_dir,
         )
-        self.children.append(sms)
+        self._record(sms)
         wait_for_port(self.ports.smtp, child=mail)
         wait_for_port(self.ports.mail_http, child=mail)
         wait_for_port(self.ports.sms, child=sms)
@@ -209,6 +265,8 @@ class Stack:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
+        self._pids_file.unlink(missing_ok=True)
+        self._runner_file.unlink(missing_ok=True)
 
     def child(self, name: str) -> Child:
         return next(child for child in self.children if child.name == name)
