@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
+from structlog.contextvars import bound_contextvars
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shared.contracts.envelope import FieldError
@@ -102,6 +103,10 @@ class BatchConsumer(Generic[M]):
         self._retry_max_wait = retry_max_wait
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        with bound_contextvars(subscriber=self.subscriber.name):
+            await self._process(records)
+
+    async def _process(self, records: Sequence[ConsumerRecord]) -> None:
         parsed: list[Incoming[M]] = []
         invalid: list[tuple[ConsumerRecord, InvalidMessage]] = []
         for record in records:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from shared.contracts.topics import DEAD_LETTERS
+from shared.kafka import records
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -43,6 +44,7 @@ class DeadLetters:
         log.warning(
             "message parked on the dead-letter topic",
             subscriber=subscriber,
+            correlation_id=records.header(record, "correlation_id"),
             origin_topic=record.topic,
             origin_partition=record.partition,
             origin_offset=record.offset,
