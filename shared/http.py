@@ -77,10 +77,7 @@ def create_http_app(
 
     @app.exception_handler(RequestValidationError)
     async def refuse_with_field_errors(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(field=".".join(str(p) for p in e["loc"] if p != "body") or "(body)", reason=_reason(e))
-            for e in exc.errors()
-        ]
+        errors = [FieldError(field=_field_name(e["loc"]), reason=_reason(e)) for e in exc.errors()]
         return JSONResponse(status_code=422, content=ValidationProblem(errors=errors).model_dump())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
@@ -99,6 +96,14 @@ def create_http_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    """``parent.email`` for a body field, ``limit`` for a query parameter; headers keep their place (``header.X``)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path"):
+        parts = parts[1:]
+    return ".".join(parts) or "(body)"
 
 
 def _reason(error: Any) -> str:

@@ -68,8 +68,11 @@ class ServiceRuntime:
     def subscribe(
         self, subscriber: Subscriber[Any], *, topic: str, also_on_commit: Callable[[], None] | None = None
     ) -> BatchConsumer[Any]:
-        """Consume ``topic`` in this service's consumer group with the batch/inbox/dead-letter rules.
+        """Consume ``topic`` with the batch/inbox/dead-letter rules, in the group ``psc.<service>.<subscriber>``.
 
+        One consumer group per subscription, not per service: each scales to its topic's partitions on its own, a
+        start does not rebalance a sibling, and two consumers of one group never leave it at the same moment (Tansu
+        can lose one of two simultaneous LeaveGroup requests; the next start then waits out max_poll_interval_ms).
         After each committed batch the outbox relay wakes (and ``also_on_commit``, e.g. notify's dispatcher).
         """
         wake = self.relay.wake
@@ -87,7 +90,7 @@ class ServiceRuntime:
             self.broker,
             consumer,
             topic=topic,
-            group_id=f"psc.{self.name}",
+            group_id=f"psc.{self.name}.{subscriber.name}",
             max_records=self.settings.consumer_max_records,
         )
         return consumer
@@ -108,6 +111,10 @@ class ServiceRuntime:
         return {"database": database, "broker": self._started, "outbox_relay": self.relay.running}
 
     async def close(self) -> None:
+        # One subscriber at a time: each leaves its group cleanly before the next (see ``subscribe``).
+        for subscription in self.broker.subscribers:
+            with contextlib.suppress(Exception):
+                await subscription.stop()
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self.relay.stop()

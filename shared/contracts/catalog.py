@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import phonenumbers
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints, field_validator
 
 from shared.contracts.envelope import Event, FieldError, FrozenModel
-from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, DEAD_LETTERS
+from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
 
-CATALOG_UPSERTS: Final = "psc.catalog.upserts"
 """Commands: other systems add or change a resource here (same validation as ``PUT /v1/resources/{id}``)."""
 
 

@@ -16,6 +16,8 @@ NOTIFICATION_EVENTS: Final = "psc.notify.events"
 """Events: notification sent / failed / suppressed, keyed by inquiry id."""
 CATALOG_LOOKUPS: Final = "psc.catalog.lookups"
 """Requests: resource lookups; the reply goes to the topic the request names, with its correlation id."""
+CATALOG_UPSERTS: Final = "psc.catalog.upserts"
+"""Commands: add or change a resource in the catalog (the same rules as ``PUT /v1/resources/{id}``)."""
 CATALOG_REPLIES: Final = "psc.catalog.replies"
 """Replies to lookups, for requesters that do not name a reply topic of their own."""
 CATALOG_EVENTS: Final = "psc.catalog.events"
@@ -30,6 +32,7 @@ ALL_TOPICS: Final = (
     ROUTING_EVENTS,
     NOTIFICATION_EVENTS,
     CATALOG_LOOKUPS,
+    CATALOG_UPSERTS,
     CATALOG_REPLIES,
     CATALOG_EVENTS,
     DEAD_LETTERS,

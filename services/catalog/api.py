@@ -1,0 +1,103 @@
+"""The catalog's HTTP API: search the directory, read one resource, add or change one.
+
+Every route passes ``shared.http.authorize`` (set on the app).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.catalog import repository
+from services.catalog.domain import ResourceQuery, normalise_query
+from services.catalog.handlers import Applied, apply_upsert, find_resources
+from shared.clock import Clock
+from shared.contracts.catalog import LanguageCode, ResourceCategory, ResourceId, ResourceUpsert, ResourceView
+from shared.db.unit_of_work import UnitOfWork
+from shared.http import Problem, ValidationProblem, correlation_id_of
+from shared.service import ServiceRuntime
+
+router = APIRouter(prefix="/v1", tags=["resources"])
+
+
+@dataclass
+class CatalogContext:
+    runtime: ServiceRuntime
+    clock: Clock
+
+
+class ResourceResults(BaseModel):
+    total: int = Field(description="How many services match in all")
+    results: list[ResourceView] = Field(description="This page of them, best match first")
+
+
+ServiceIdPath = Annotated[
+    ResourceId, Path(description="Directory id of the service, e.g. 'parent-educator-partnership'")
+]
+
+
+@router.get("/resources", response_model=ResourceResults, summary="Search the directory of district resources")
+async def search_resources(
+    request: Request,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Words to look for ('IEP workshop', 'attend'); none lists every service"),
+    ] = None,
+    category: Annotated[ResourceCategory | None, Query(description="Only services under this category")] = None,
+    language: Annotated[LanguageCode | None, Query(description="Only services offered in this language")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Most results to return")] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="Results to skip")] = 0,
+) -> ResourceResults:
+    query = ResourceQuery(q=normalise_query(q), category=category, language=language, limit=limit, offset=offset)
+    async with _context(request).runtime.pool.acquire() as conn:
+        page = await find_resources(conn, query)
+    return ResourceResults(total=page.total, results=page.results)
+
+
+@router.get(
+    "/resources/{service_id}",
+    response_model=ResourceView,
+    responses={404: {"model": Problem}},
+    summary="Read one resource",
+)
+async def get_resource(service_id: ServiceIdPath, request: Request) -> ResourceView:
+    async with _context(request).runtime.pool.acquire() as conn:
+        found = await repository.get_services(conn, service_ids=[service_id])
+    if service_id not in found:
+        raise HTTPException(404, "no such resource")
+    return found[service_id]
+
+
+@router.put(
+    "/resources/{service_id}",
+    response_model=ResourceView,
+    status_code=200,
+    responses={
+        201: {"model": ResourceView, "description": "The resource was added"},
+        422: {"model": ValidationProblem, "description": "The fields refused and why; nothing was stored"},
+    },
+    summary="Add or change a resource (with its organization, locations, phones, languages and categories)",
+)
+async def put_resource(
+    service_id: ServiceIdPath, body: ResourceUpsert, request: Request, response: Response
+) -> ResourceView | JSONResponse:
+    ctx = _context(request)
+    async with UnitOfWork(ctx.runtime.pool, on_commit=ctx.runtime.relay.wake) as uow:
+        outcome = await apply_upsert(
+            uow, service_id, body, now=ctx.clock.now(), correlation_id=correlation_id_of(request)
+        )
+    if not isinstance(outcome, Applied):
+        return JSONResponse(status_code=422, content=ValidationProblem(errors=outcome.errors).model_dump())
+    if outcome.created:
+        response.status_code = 201
+        response.headers["Location"] = f"/v1/resources/{service_id}"
+    return outcome.view
+
+
+def _context(request: Request) -> CatalogContext:
+    context: CatalogContext = request.app.state.catalog
+    return context

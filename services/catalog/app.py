@@ -1,0 +1,70 @@
+"""The catalog's composition root: settings, runtime (pool, broker, relay), the directory's seed, subscribers and the
+HTTP app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.catalog import api
+from services.catalog.api import CatalogContext
+from services.catalog.handlers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber, prepare_directory
+from services.catalog.settings import CatalogSettings
+from shared.clock import Clock, SystemClock
+from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_UPSERTS
+from shared.http import create_http_app
+from shared.logging import configure_logging
+from shared.service import ServiceRuntime
+
+NAME = "catalog"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or CatalogSettings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
+        try:
+            await prepare_directory(
+                runtime.pool, seed_path=settings.seed_path, clock=clock, on_commit=runtime.relay.wake
+            )
+            reply_topics = ReplyTopics(
+                lambda: _broker_topics(runtime.producer), refresh_after=settings.reply_topics_refresh_seconds
+            )
+            runtime.subscribe(LookupsSubscriber(clock=clock, reply_topics=reply_topics), topic=CATALOG_LOOKUPS)
+            runtime.subscribe(UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS)
+            await runtime.start()
+            app.state.catalog = CatalogContext(runtime, clock)
+            app.state.readiness = runtime.readiness
+            yield
+        finally:
+            await runtime.close()
+
+    app = create_http_app(
+        service=NAME,
+        title="Parent Support Center: catalog",
+        description="Find the district program or office for a family's need: search, read and maintain the directory.",
+        lifespan=lifespan,
+    )
+    app.include_router(api.router)
+    return app
+
+
+async def _broker_topics(producer: AIOKafkaProducer) -> set[str]:
+    metadata = await producer.client.fetch_all_metadata()
+    return set(metadata.topics())
+
+
+def serve() -> None:
+    settings = CatalogSettings()
+    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)

@@ -1,0 +1,23 @@
+"""The catalog's settings: env prefix ``PSC_CATALOG_``, plus the platform's ``PSC_`` settings."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+DISTRICT_RESOURCES = Path(__file__).parent / "seed" / "district_resources.json"
+
+
+class CatalogSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PSC_CATALOG_", extra="ignore", env_parse_none_str="none")
+
+    http_port: int = 8004
+    seed_path: Path | None = Field(
+        DISTRICT_RESOURCES,
+        description="Resources upserted at every start (idempotent); 'none' to manage the directory by upserts only",
+    )
+    reply_topics_refresh_seconds: float = Field(
+        5.0, gt=0, description="Least time between two broker look-ups for a reply topic not seen before"
+    )
