@@ -89,8 +89,12 @@ def _embedded(root: Path) -> Iterator[Backend]:
 
 
 def _containers() -> Iterator[Backend]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+    try:  # testcontainers >= 4.14 moved the modules under .community
+        from testcontainers.community.kafka import KafkaContainer
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
 
     with KafkaContainer().with_kraft() as kafka, PostgresContainer("postgres:16-alpine", driver=None) as postgres:
         yield Backend("testcontainers", kafka.get_bootstrap_server(), postgres.get_connection_url())
