@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvicorn
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
@@ -23,7 +26,7 @@ from shared.kafka.batch_consumer import BatchConsumer, Subscriber, subscribe_bat
 from shared.kafka.connection import create_broker, create_producer
 from shared.kafka.dead_letters import DeadLetters
 from shared.kafka.outbox_relay import OutboxRelay
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -121,3 +124,25 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await self.producer.stop()
         await self.pool.close()
+
+
+@asynccontextmanager
+async def running_service(
+    app: FastAPI, *, name: str, settings: ServiceSettings, migrations: Path
+) -> AsyncIterator[ServiceRuntime]:
+    """For a service's lifespan: the opened runtime (subscribe, then ``start()``), answering ``/ready``; closed after.
+
+    ``app.state.readiness`` may be replaced by the service when it has more to report (notify's dispatcher).
+    """
+    runtime = await ServiceRuntime.open(name=name, settings=settings, migrations=migrations)
+    try:
+        app.state.readiness = runtime.readiness
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+def run_service(*, name: str, settings: ServiceSettings, app: FastAPI) -> None:
+    """``python -m services.<name>``: JSON logs, then the HTTP app (and with it the subscribers) until stopped."""
+    configure_logging(service=name, level=settings.platform.log_level, fmt=settings.platform.log_format)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None)

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
@@ -19,8 +18,7 @@ from services.catalog.settings import CatalogSettings
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_UPSERTS
 from shared.http import create_http_app
-from shared.logging import configure_logging
-from shared.service import ServiceRuntime
+from shared.service import run_service, running_service
 
 NAME = "catalog"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,8 +30,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
-        try:
+        async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
             await prepare_directory(
                 runtime.pool, seed_path=settings.seed_path, clock=clock, on_commit=runtime.relay.wake
             )
@@ -44,10 +41,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
             runtime.subscribe(UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS)
             await runtime.start()
             app.state.catalog = CatalogContext(runtime, clock)
-            app.state.readiness = runtime.readiness
             yield
-        finally:
-            await runtime.close()
 
     app = create_http_app(
         service=NAME,
@@ -66,5 +60,4 @@ async def _broker_topics(producer: AIOKafkaProducer) -> set[str]:
 
 def serve() -> None:
     settings = CatalogSettings()
-    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    run_service(name=NAME, settings=settings, app=create_app(settings))

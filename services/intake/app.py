@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.intake import api
@@ -16,8 +15,7 @@ from services.intake.settings import IntakeSettings
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_SUBMISSIONS, ROUTING_EVENTS
 from shared.http import create_http_app
-from shared.logging import configure_logging
-from shared.service import ServiceRuntime
+from shared.service import ServiceRuntime, run_service, running_service
 
 NAME = "intake"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,8 +34,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
-        try:
+        async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
             runtime.subscribe(
                 SubmissionsSubscriber(clock=clock, reference_prefix=settings.reference_prefix),
                 topic=INQUIRY_SUBMISSIONS,
@@ -45,10 +42,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             runtime.subscribe(RoutingEventsSubscriber(), topic=ROUTING_EVENTS)
             await runtime.start()
             app.state.intake = IntakeContext(runtime, clock, settings.reference_prefix)
-            app.state.readiness = runtime.readiness
             yield
-        finally:
-            await runtime.close()
 
     app = create_http_app(
         service=NAME,
@@ -62,5 +56,4 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
 
 def serve() -> None:
     settings = IntakeSettings()
-    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    run_service(name=NAME, settings=settings, app=create_app(settings))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.notify import api
@@ -19,8 +19,7 @@ from services.notify.templates import TemplateRenderer
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_EVENTS
 from shared.http import create_http_app
-from shared.logging import configure_logging
-from shared.service import ServiceRuntime
+from shared.service import ServiceRuntime, run_service, running_service
 
 NAME = "notify"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,33 +37,37 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
-        email = SmtpSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.mail_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value(),
-            starttls=settings.smtp_starttls,
-            connections=settings.smtp_connections,
-        )
-        sms = SmsSender(
-            api_url=settings.sms_api_url,
-            account_sid=settings.sms_account_sid,
-            auth_token=settings.sms_auth_token.get_secret_value(),
-            sender=settings.sms_from,
-        )
-        dispatcher = DeliveryDispatcher(
-            runtime.pool,
-            email=email,
-            sms=sms,
-            clock=clock,
-            batch_size=settings.dispatch_batch,
-            max_attempts=settings.max_attempts,
-            lease_seconds=settings.sending_lease_seconds,
-            on_commit=runtime.relay.wake,
-        )
-        try:
+        async with (
+            running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime,
+            contextlib.AsyncExitStack() as resources,
+        ):
+            email = SmtpSender(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.mail_from,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value(),
+                starttls=settings.smtp_starttls,
+                connections=settings.smtp_connections,
+            )
+            resources.push_async_callback(email.close)
+            sms = SmsSender(
+                api_url=settings.sms_api_url,
+                account_sid=settings.sms_account_sid,
+                auth_token=settings.sms_auth_token.get_secret_value(),
+                sender=settings.sms_from,
+            )
+            resources.push_async_callback(sms.close)
+            dispatcher = DeliveryDispatcher(
+                runtime.pool,
+                email=email,
+                sms=sms,
+                clock=clock,
+                batch_size=settings.dispatch_batch,
+                max_attempts=settings.max_attempts,
+                lease_seconds=settings.sending_lease_seconds,
+                on_commit=runtime.relay.wake,
+            )
             runtime.subscribe(
                 InquirySubmittedSubscriber(clock=clock, renderer=TemplateRenderer()),
                 topic=INQUIRY_EVENTS,
@@ -72,6 +75,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             )
             await runtime.start()
             await dispatcher.start()
+            resources.push_async_callback(dispatcher.stop)  # stops first: callbacks run in reverse
             app.state.notify = NotifyContext(runtime, dispatcher)
 
             async def readiness() -> dict[str, bool]:
@@ -79,11 +83,6 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
 
             app.state.readiness = readiness
             yield
-        finally:
-            await dispatcher.stop()
-            await runtime.close()
-            await email.close()
-            await sms.close()
 
     app = create_http_app(
         service=NAME,
@@ -97,5 +96,4 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
 
 def serve() -> None:
     settings = NotifySettings()
-    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    run_service(name=NAME, settings=settings, app=create_app(settings))

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import holidays
-import uvicorn
 from fastapi import FastAPI
 
 from services.routing import api
@@ -18,8 +17,8 @@ from services.routing.settings import RoutingSettings
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_EVENTS
 from shared.http import create_http_app
-from shared.logging import configure_logging, get_logger
-from shared.service import ServiceRuntime
+from shared.logging import get_logger
+from shared.service import ServiceRuntime, run_service, running_service
 
 NAME = "routing"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -47,17 +46,13 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await ServiceRuntime.open(name=NAME, settings=settings, migrations=MIGRATIONS)
-        try:
+        async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
             loaded = await load_directory(runtime.pool, schools_csv=settings.schools_csv)
             log.info("directory loaded", schools=loaded)
             runtime.subscribe(InquirySubmittedSubscriber(clock=clock, calendar=calendar), topic=INQUIRY_EVENTS)
             await runtime.start()
             app.state.routing = RoutingContext(runtime, clock, calendar)
-            app.state.readiness = runtime.readiness
             yield
-        finally:
-            await runtime.close()
 
     app = create_http_app(
         service=NAME,
@@ -71,5 +66,4 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
 
 def serve() -> None:
     settings = RoutingSettings()
-    configure_logging(service=NAME, level=settings.platform.log_level, fmt=settings.platform.log_format)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    run_service(name=NAME, settings=settings, app=create_app(settings))

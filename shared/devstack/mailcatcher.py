@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import email
 import email.policy
 import html
 import itertools
 import logging
-import signal
-import socket
 import uuid
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address, BaseHeader
@@ -34,10 +31,11 @@ from email.message import Message
 from typing import Any
 from urllib.parse import quote
 
-import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
+
+from shared.devstack.serving import run_until_signalled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 
@@ -424,49 +422,6 @@ def create_app(store: MailStore) -> FastAPI:
     return app
 
 
-class _LoopOwnedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to whoever owns the event loop.
-
-    uvicorn would otherwise replace the process's SIGINT/SIGTERM handlers while it runs, and re-raise the signal after
-    it stops: wrong for a server that shares its loop with an SMTP server, and inside a test run.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """Bind here rather than in uvicorn: uvicorn calls sys.exit when a bind fails, we want an OSError."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
-
-
-async def _start_http(app: FastAPI, *, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    # No log config of uvicorn's own (the process owner decides) and no access log: paths may carry personal data.
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
-    server = _LoopOwnedServer(config)
-    sock = _listening_socket(host, port)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="mailcatcher-http")
-    try:
-        while not server.started:  # uvicorn has no "started" event to await
-            if task.done():
-                task.result()
-                raise RuntimeError("the HTTP server stopped while starting")
-            await asyncio.sleep(0.01)
-    except BaseException:
-        await _stop_http(server, task)
-        sock.close()
-        raise
-    return server, task
-
-
-async def _stop_http(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def _quiet_aiosmtpd() -> None:
     """aiosmtpd logs every sender and recipient address at INFO; addresses are personal data."""
     smtp_log = logging.getLogger("mail.log")
@@ -481,7 +436,7 @@ async def serve_mailcatcher(*, host: str, smtp_port: int, http_port: int, ready:
     connections: set[_TrackedSMTP] = set()
     smtp_server = await _start_smtp(store, host=host, port=smtp_port, connections=connections)
     try:
-        http_server, http_task = await _start_http(create_app(store), host=host, port=http_port)
+        http_server, http_task = await start_http(create_app(store), host=host, port=http_port, name="mailcatcher-http")
         try:
             log.info("mail catcher listening: smtp %s:%d, http %s:%d", host, smtp_port, host, http_port)
             if ready is not None:
@@ -490,30 +445,13 @@ async def serve_mailcatcher(*, host: str, smtp_port: int, http_port: int, ready:
             await asyncio.wait([http_task])
             http_task.result()
         finally:
-            await _stop_http(http_server, http_task)
+            await stop_http(http_server, http_task)
     finally:
         await _stop_smtp(smtp_server, connections)
         log.info("mail catcher stopped, %d message(s) discarded", len(store))
 
 
 # --- running as a process -------------------------------------------------------------------------------------------
-
-
-async def _run_until_signalled(server: Coroutine[Any, Any, None]) -> None:
-    """Run a server until SIGTERM or SIGINT, which cancel it: a requested stop, so it ends normally (exit 0)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.create_task(server)
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -529,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         asyncio.run(
-            _run_until_signalled(serve_mailcatcher(host=args.host, smtp_port=args.smtp_port, http_port=args.http_port))
+            run_until_signalled(serve_mailcatcher(host=args.host, smtp_port=args.smtp_port, http_port=args.http_port))
         )
     except OSError as exc:
         log.error("mail catcher could not start: %s", exc)

@@ -26,10 +26,8 @@ import logging
 import math
 import re
 import secrets
-import signal
-import socket
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -37,9 +35,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import uvicorn
 from fastapi import BackgroundTasks, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+
+from shared.devstack.serving import run_until_signalled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 
@@ -386,45 +385,15 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
 # --- serving --------------------------------------------------------------------------------------------------------
 
 
-class _LoopOwnedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to whoever owns the event loop.
-
-    uvicorn would otherwise replace the process's SIGINT/SIGTERM handlers while it runs and re-raise the signal after
-    it stops: wrong inside a test run or a stack runner that shares the loop.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """Bind here rather than in uvicorn: uvicorn calls sys.exit when a bind fails, we want an OSError."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
-
-
 async def serve_smssink(
     *, host: str, port: int, ready: asyncio.Event | None = None, status_callbacks: bool = True
 ) -> None:
     """Serve the sink in the current loop until cancelled; set ``ready`` once it listens."""
-    sock = _listening_socket(host, port)
-    # No log config of uvicorn's own (the process owner decides) and no access log: /api/messages?to= is a phone number.
-    config = uvicorn.Config(
-        create_app(status_callbacks=status_callbacks),
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
+    # lifespan "on": the app's lifespan closes the status-callback client.
+    server, task = await start_http(
+        create_app(status_callbacks=status_callbacks), host=host, port=port, name="smssink-http", lifespan="on"
     )
-    server = _LoopOwnedServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="smssink-http")
     try:
-        while not server.started:  # uvicorn has no "started" event to await
-            if task.done():
-                task.result()
-                raise RuntimeError("the SMS sink stopped while starting")
-            await asyncio.sleep(0.01)
         log.info("SMS sink listening on %s:%d", host, port)
         if ready is not None:
             ready.set()
@@ -432,28 +401,8 @@ async def serve_smssink(
         await asyncio.wait([task])
         task.result()
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
+        await stop_http(server, task)
         log.info("SMS sink stopped")
-
-
-async def _run_until_signalled(server: Coroutine[Any, Any, None]) -> None:
-    """Run a server until SIGTERM or SIGINT, which cancel it: a requested stop, so it ends normally (exit 0)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.create_task(server)
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -471,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     server = serve_smssink(host=args.host, port=args.port, status_callbacks=not args.no_status_callbacks)
     try:
-        asyncio.run(_run_until_signalled(server))
+        asyncio.run(run_until_signalled(server))
     except OSError as exc:
         log.error("SMS sink could not start: %s", exc)
         raise SystemExit(1) from None
