@@ -8,7 +8,6 @@ A failure that may pass (server unreachable, 5xx) is retried later with growing 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -18,6 +17,7 @@ import asyncpg
 from services.notify import domain, repository
 from services.notify.domain import SendResult
 from services.notify.providers import EmailOut, SmsSender, SmtpSender, message_id_for
+from shared.background import RoundWorker
 from shared.clock import Clock
 from shared.contracts.notifications import NotificationFailed, NotificationSent
 from shared.contracts.topics import NOTIFICATION_EVENTS
@@ -49,44 +49,22 @@ class DeliveryDispatcher:
         self._max_attempts = max_attempts
         self._lease_seconds = lease_seconds
         self._on_commit = on_commit
-        self._poll_interval = poll_interval
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._worker = RoundWorker(
+            "delivery-dispatcher", self.dispatch_due, batch_size=batch_size, poll_interval=poll_interval
+        )
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._worker.wake()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._worker.running
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-dispatcher")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                handled = await self.dispatch_due()
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("dispatch round failed; will retry", error=type(exc).__name__, retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            if handled >= self._batch_size:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+        await self._worker.stop()
 
     async def dispatch_due(self) -> int:
         """One round; returns how many deliveries it handled."""

@@ -15,10 +15,8 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared.background import RoundWorker
 from shared.db.pool import checked_schema
-from shared.logging import get_logger
-
-log = get_logger(__name__)
 
 
 class OutboxRelay:
@@ -36,61 +34,42 @@ class OutboxRelay:
         self._producer = producer
         self._schema = checked_schema(schema)
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
         self._retention_days = retention_days
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._worker = RoundWorker(
+            f"outbox-relay-{self._schema}", self._round, batch_size=batch_size, poll_interval=poll_interval
+        )
         self._listener: asyncpg.Connection | None = None
+        self._rounds = 0
         self.published_total = 0
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._worker.wake()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._worker.running
 
     async def start(self, listener: asyncpg.Connection | None = None) -> None:
         """Start relaying; ``listener`` is a dedicated connection for LISTEN (optional: polling still works)."""
         if listener is not None:
             self._listener = listener
             await listener.add_listener(f"{self._schema}_outbox", self._on_notify)
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._schema}")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._worker.stop()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
 
     def _on_notify(self, *_: Any) -> None:
-        self._wakeup.set()
+        self._worker.wake()
 
-    async def _run(self) -> None:
-        backoff = 0.1
-        rounds = 0
-        while True:
-            try:
-                published = await self.publish_pending()
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox publish failed; will retry", error=type(exc).__name__, retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            rounds += 1
-            if rounds % 1000 == 0:
-                await self.delete_published_before_retention()
-            if published >= self._batch_size:
-                continue  # more may be waiting: no pause while there is a backlog
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+    async def _round(self) -> int:
+        self._rounds += 1
+        if self._rounds % 1000 == 0:
+            await self.delete_published_before_retention()
+        return await self.publish_pending()
 
     async def publish_pending(self) -> int:
         """One round: publish up to ``batch_size`` rows and mark them; 0 when another replica holds the lock."""
