@@ -7,19 +7,16 @@ Each reads what it needs, calls the domain, saves, and emits events through the 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 
 from services.catalog import domain, repository
 from services.catalog.domain import InvalidSeed, ResourcePage, ResourceQuery, SeedCatalog
@@ -33,7 +30,7 @@ from shared.contracts.catalog import (
     UpsertResource,
     checked_reply_topic,
 )
-from shared.contracts.envelope import FieldError, field_errors
+from shared.contracts.envelope import FieldError
 from shared.contracts.topics import CATALOG_EVENTS, CATALOG_REPLIES
 from shared.db.unit_of_work import UnitOfWork
 from shared.kafka import records
@@ -201,10 +198,7 @@ class LookupsSubscriber:
         self._reply_topics = reply_topics
 
     def parse(self, record: ConsumerRecord) -> LookupResources:
-        try:
-            return LookupResources.model_validate(_json_with_correlation_id(record))
-        except ValidationError as exc:
-            raise InvalidMessage(field_errors(exc)) from exc
+        return records.parse_command(record, LookupResources)
 
     def dedup_id(self, message: LookupResources) -> UUID | None:
         return message.request_id
@@ -224,7 +218,7 @@ class LookupsSubscriber:
             uow.emit(request.reply_to, domain.lookup_replied(request, pages[key], now=self._clock.now()))
 
     async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
-        if _correlation_id_of(record) is None:
+        if records.correlation_id_of(record) is None:
             return False  # nobody to answer: the dead-letter topic keeps it for an operator
         reply_to = await self._usable_reply_topic(records.body_field(record, "reply_to"))
         uow.emit(reply_to, _lookup_rejected(record, error.errors, now=self._clock.now()))
@@ -254,10 +248,7 @@ class UpsertsSubscriber:
         self._clock = clock
 
     def parse(self, record: ConsumerRecord) -> UpsertResource:
-        try:
-            command = UpsertResource.model_validate(_json_with_correlation_id(record))
-        except ValidationError as exc:
-            raise InvalidMessage(field_errors(exc)) from exc
+        command = records.parse_command(record, UpsertResource)
         problems = domain.upsert_problems(command)
         if problems:
             raise InvalidMessage(problems)
@@ -277,7 +268,7 @@ class UpsertsSubscriber:
                 uow.emit(CATALOG_EVENTS, self._rejection(item.record, outcome.errors))
 
     async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
-        if _correlation_id_of(record) is None:
+        if records.correlation_id_of(record) is None:
             return False
         uow.emit(CATALOG_EVENTS, self._rejection(record, error.errors))
         return True
@@ -285,7 +276,7 @@ class UpsertsSubscriber:
     def _rejection(self, record: ConsumerRecord, errors: list[FieldError]) -> ResourceUpsertRejected:
         return ResourceUpsertRejected(
             occurred_at=self._clock.now(),
-            correlation_id=_correlation_id_of(record) or _position_of(record),
+            correlation_id=records.correlation_id_of(record) or _position_of(record),
             errors=errors,
             service_id=records.body_field(record, "service_id"),
             request_id=_uuid_or_none(records.body_field(record, "request_id")),
@@ -298,31 +289,13 @@ class UpsertsSubscriber:
 def _lookup_rejected(record: ConsumerRecord, errors: list[FieldError], *, now: datetime) -> LookupRejected:
     return LookupRejected(
         occurred_at=now,
-        correlation_id=_correlation_id_of(record) or _position_of(record),
+        correlation_id=records.correlation_id_of(record) or _position_of(record),
         errors=errors,
         request_id=_uuid_or_none(records.body_field(record, "request_id")),
         origin_topic=record.topic,
         origin_partition=record.partition,
         origin_offset=record.offset,
     )
-
-
-def _json_with_correlation_id(record: ConsumerRecord) -> Any:
-    """The JSON body; a correlation id sent only as a header counts as the body's."""
-    try:
-        data = json.loads(record.value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidMessage([FieldError(field="(message)", reason="is not a JSON object")]) from exc
-    if isinstance(data, dict) and "correlation_id" not in data:
-        header = records.header(record, "correlation_id")
-        if header:
-            data["correlation_id"] = header
-    return data
-
-
-def _correlation_id_of(record: ConsumerRecord) -> str | None:
-    correlation_id = records.body_field(record, "correlation_id") or records.header(record, "correlation_id")
-    return correlation_id[:200] if correlation_id else None
 
 
 def _position_of(record: ConsumerRecord) -> str:

@@ -5,18 +5,16 @@ Each reads what it needs, calls the domain, saves, and emits events through the 
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 
 from services.intake import domain, repository
 from services.intake.domain import Inquiry, NewSubmission
 from shared.clock import Clock
-from shared.contracts.envelope import FieldError, field_errors
+from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import InquirySubmission, SubmissionRejected, SubmitInquiry
 from shared.contracts.routing import InquiryAssigned
 from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS
@@ -99,18 +97,7 @@ class SubmissionsSubscriber:
         self._prefix = reference_prefix
 
     def parse(self, record: ConsumerRecord) -> SubmitInquiry:
-        try:
-            data = json.loads(record.value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidMessage([FieldError(field="(message)", reason="is not a JSON object")]) from exc
-        if isinstance(data, dict) and "correlation_id" not in data:
-            header = records.header(record, "correlation_id")
-            if header:
-                data["correlation_id"] = header
-        try:
-            return SubmitInquiry.model_validate(data)
-        except ValidationError as exc:
-            raise InvalidMessage(field_errors(exc)) from exc
+        return records.parse_command(record, SubmitInquiry)
 
     def dedup_id(self, message: SubmitInquiry) -> UUID | None:
         return None
@@ -154,11 +141,7 @@ _SUBMISSION_FIELDS = set(InquirySubmission.model_fields)
 
 def _correlation_id_of(record: ConsumerRecord) -> str:
     """The submitter's correlation id however it was sent; the record's position when it sent none."""
-    return (
-        records.body_field(record, "correlation_id")
-        or records.header(record, "correlation_id")
-        or f"{record.topic}/{record.partition}/{record.offset}"
-    )
+    return records.correlation_id_of(record) or f"{record.topic}/{record.partition}/{record.offset}"
 
 
 class RoutingEventsSubscriber(EventSubscriber[InquiryAssigned]):

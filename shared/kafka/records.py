@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from aiokafka import ConsumerRecord
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts.envelope import FieldError, field_errors
+from shared.kafka.batch_consumer import InvalidMessage
+
+C = TypeVar("C", bound=BaseModel)
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:
@@ -27,3 +34,28 @@ def body_field(record: ConsumerRecord, name: str) -> str | None:
 def event_type_of(record: ConsumerRecord) -> str | None:
     """From the header the outbox sets; from the body for producers that set no headers."""
     return header(record, "event_type") or body_field(record, "event_type")
+
+
+def correlation_id_of(record: ConsumerRecord) -> str | None:
+    """The sender's correlation id, from the body or else the header."""
+    correlation_id = body_field(record, "correlation_id") or header(record, "correlation_id")
+    return correlation_id[:200] if correlation_id else None
+
+
+def parse_command(record: ConsumerRecord, model: type[C]) -> C:
+    """A command's JSON body as ``model``; a correlation id sent only as a header counts as the body's.
+
+    Raises InvalidMessage naming each refused field, so the subscriber can answer with a rejection.
+    """
+    try:
+        data = json.loads(record.value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage([FieldError(field="(message)", reason="is not a JSON object")]) from exc
+    if isinstance(data, dict) and "correlation_id" not in data:
+        sent_as_header = header(record, "correlation_id")
+        if sent_as_header:
+            data["correlation_id"] = sent_as_header
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessage(field_errors(exc)) from exc
