@@ -34,7 +34,8 @@ from shared.contracts.envelope import FieldError
 from shared.contracts.topics import CATALOG_EVENTS, CATALOG_REPLIES
 from shared.db.unit_of_work import UnitOfWork
 from shared.kafka import records
-from shared.kafka.batch_consumer import Incoming, InvalidMessage
+from shared.kafka.batch_consumer import Incoming
+from shared.kafka.records import InvalidMessage
 from shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -20,8 +20,9 @@ from shared.contracts.routing import InquiryAssigned
 from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS
 from shared.db.unit_of_work import UnitOfWork
 from shared.kafka import records
-from shared.kafka.batch_consumer import Incoming, InvalidMessage
+from shared.kafka.batch_consumer import Incoming
 from shared.kafka.event_subscriber import EventSubscriber
+from shared.kafka.records import InvalidMessage
 from shared.logging import get_logger
 
 log = get_logger(__name__)

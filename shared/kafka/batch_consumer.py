@@ -29,9 +29,9 @@ from faststream.middlewares import AckPolicy
 from structlog.contextvars import bound_contextvars
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from shared.contracts.envelope import FieldError
 from shared.db.unit_of_work import UnitOfWork, claim_inbox
 from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.records import InvalidMessage
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -50,14 +50,6 @@ TRANSIENT_FAULTS: tuple[type[BaseException], ...] = (
     KafkaConnectionError,
     KafkaTimeoutError,
 )
-
-
-class InvalidMessage(Exception):
-    """A record that can never be processed as it is: the reasons name the fields."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

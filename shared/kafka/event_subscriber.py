@@ -12,7 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 from shared.contracts.envelope import Event, event_parser, event_type_of, field_errors
 from shared.db.unit_of_work import UnitOfWork
 from shared.kafka import records
-from shared.kafka.batch_consumer import Incoming, InvalidMessage
+from shared.kafka.batch_consumer import Incoming
+from shared.kafka.records import InvalidMessage
 
 E = TypeVar("E", bound=Event)
 

@@ -9,9 +9,16 @@ from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts.envelope import FieldError, field_errors
-from shared.kafka.batch_consumer import InvalidMessage
 
 C = TypeVar("C", bound=BaseModel)
+
+
+class InvalidMessage(Exception):
+    """A record that can never be processed as it is: the reasons name the fields."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+        self.errors = errors
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:
