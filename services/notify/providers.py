@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from uuid import UUID
 
 import aiosmtplib
@@ -109,7 +110,9 @@ class SmtpSender:
 
 
 def message_id_for(dedup_key: str, domain: str = "psc.local") -> str:
-    return make_msgid(idstring=dedup_key.replace(":", "."), domain=domain)
+    """The same Message-ID for every resend of one delivery; a hash, because the dedup key holds the address and the
+    Message-ID travels on (mail logs, replies' headers, the ``notification.sent`` event)."""
+    return f"<{hashlib.sha256(dedup_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
 class SmsSender:

@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS, INQUIRY_SUBMISSIONS
+from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS, INQUIRY_SUBMISSIONS, NOTIFICATION_EVENTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 EDISON = 609794  # Thomas A Edison Regional Gifted Center ES, served by Network 1
@@ -146,9 +146,18 @@ async def test_an_inquiry_posted_to_intake_is_assigned_and_the_parent_is_told_by
     assert inquiry["reference"] in mail["Subject"] and mail["Subject"].startswith("Recibimos su inquietud")
     body = (await http.get(f"{stack['urls']['mail_catcher_api'].rsplit('/', 1)[0]}/message/{mail['ID']}")).json()
     assert "Estimado/a Ana Lopez" in body["Text"]
+    assert email.split("@")[0] not in body["MessageID"], "the Message-ID must not carry the parent's address"
 
     texts = await eventually(lambda: texts_to(http, stack, phone))
     assert any(inquiry["reference"] in t["body"] for t in texts)
+
+    sent = await _events_about(stack, NOTIFICATION_EVENTS, inquiry["id"], expect=2)
+    assert sorted((e["event_type"], e["channel"]) for e in sent) == [
+        ("notification.sent", "email"),
+        ("notification.sent", "sms"),
+    ]
+    assert all(e["correlation_id"] == inquiry["correlation_id"] for e in sent)
+    assert email not in json.dumps(sent) and phone not in json.dumps(sent), "notify's events carry no addresses"
 
     by_reference = (await http.get(f"{stack['urls']['intake_api']}/{inquiry['reference']}")).json()
     assert by_reference["id"] == inquiry["id"]
@@ -185,6 +194,23 @@ async def _first_event(stack: dict[str, Any], topic: str, correlation_id: str, t
                             return event
     finally:
         await consumer.stop()
+
+
+async def _events_about(stack: dict[str, Any], topic: str, inquiry_id: str, *, expect: int) -> list[dict[str, Any]]:
+    """The first ``expect`` events keyed by this inquiry on ``topic``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=stack["kafka_bootstrap"], auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(found) < expect:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    found += [json.loads(r.value) for r in records if r.key == inquiry_id.encode()]
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def test_a_submission_published_to_the_submissions_topic_takes_the_same_path(

@@ -7,6 +7,7 @@ import pytest
 
 from services.notify import domain
 from services.notify.domain import Contact, SendResult
+from services.notify.providers import message_id_for
 from services.notify.templates import TemplateRenderer
 
 RENDERER = TemplateRenderer()
@@ -79,3 +80,10 @@ def test_a_transient_failure_is_retried_later_and_a_permanent_one_is_not() -> No
         domain.after_attempt(SendResult(delivery_id, ok=False), attempts=6, max_attempts=6, now=NOW).status == "failed"
     )
     assert domain.after_attempt(SendResult(delivery_id, ok=True), attempts=1, max_attempts=6, now=NOW).status == "sent"
+
+
+def test_the_message_id_is_stable_per_delivery_and_carries_no_address() -> None:
+    key = domain.dedup_key(uuid4(), "email", "ana@example.org")
+    assert message_id_for(key) == message_id_for(key)
+    assert "ana" not in message_id_for(key) and "example.org" not in message_id_for(key)
+    assert message_id_for(key) != message_id_for(key.replace("ana@", "bea@"))
