@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -18,9 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
-from shared.contracts.envelope import FieldError
+from shared.contracts.envelope import FieldError, field_errors_of
 
 CORRELATION_HEADER = "X-Correlation-ID"
+# A 422 names ``parent.email`` for a body field and ``limit`` for a query parameter; headers keep ``header.``.
+_REQUEST_PARTS = frozenset({"body", "query", "path"})
 CALLER_HEADER = "X-PSC-Caller"
 
 
@@ -77,7 +78,7 @@ def create_http_app(
 
     @app.exception_handler(RequestValidationError)
     async def refuse_with_field_errors(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [FieldError(field=_field_name(e["loc"]), reason=_reason(e)) for e in exc.errors()]
+        errors = field_errors_of(exc.errors(), where=_REQUEST_PARTS, whole="(body)")
         return JSONResponse(status_code=422, content=ValidationProblem(errors=errors).model_dump())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
@@ -96,19 +97,3 @@ def create_http_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def _field_name(loc: tuple[Any, ...]) -> str:
-    """``parent.email`` for a body field, ``limit`` for a query parameter; headers keep their place (``header.X``)."""
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path"):
-        parts = parts[1:]
-    return ".".join(parts) or "(body)"
-
-
-def _reason(error: Any) -> str:
-    reason = str(error.get("msg", "invalid"))
-    return reason.removeprefix("Value error, ")
-
-
-__all__ = ["Problem", "ValidationProblem", "authorize", "correlation_id_of", "create_http_app"]

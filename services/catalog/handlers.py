@@ -277,7 +277,7 @@ class UpsertsSubscriber:
     def _rejection(self, record: ConsumerRecord, errors: list[FieldError]) -> ResourceUpsertRejected:
         return ResourceUpsertRejected(
             occurred_at=self._clock.now(),
-            correlation_id=records.correlation_id_of(record) or _position_of(record),
+            correlation_id=records.correlation_id_or_position(record),
             errors=errors,
             service_id=records.body_field(record, "service_id"),
             request_id=_uuid_or_none(records.body_field(record, "request_id")),
@@ -290,17 +290,13 @@ class UpsertsSubscriber:
 def _lookup_rejected(record: ConsumerRecord, errors: list[FieldError], *, now: datetime) -> LookupRejected:
     return LookupRejected(
         occurred_at=now,
-        correlation_id=records.correlation_id_of(record) or _position_of(record),
+        correlation_id=records.correlation_id_or_position(record),
         errors=errors,
         request_id=_uuid_or_none(records.body_field(record, "request_id")),
         origin_topic=record.topic,
         origin_partition=record.partition,
         origin_offset=record.offset,
     )
-
-
-def _position_of(record: ConsumerRecord) -> str:
-    return f"{record.topic}/{record.partition}/{record.offset}"
 
 
 def _uuid_or_none(value: str | None) -> UUID | None:

@@ -128,7 +128,7 @@ class SubmissionsSubscriber:
     def _rejection(self, record: ConsumerRecord, errors: list[FieldError], key: str | None) -> SubmissionRejected:
         return SubmissionRejected(
             occurred_at=self._clock.now(),
-            correlation_id=_correlation_id_of(record),
+            correlation_id=records.correlation_id_or_position(record),
             errors=errors,
             idempotency_key=key,
             origin_topic=record.topic,
@@ -138,11 +138,6 @@ class SubmissionsSubscriber:
 
 
 _SUBMISSION_FIELDS = set(InquirySubmission.model_fields)
-
-
-def _correlation_id_of(record: ConsumerRecord) -> str:
-    """The submitter's correlation id however it was sent; the record's position when it sent none."""
-    return records.correlation_id_of(record) or f"{record.topic}/{record.partition}/{record.offset}"
 
 
 class RoutingEventsSubscriber(EventSubscriber[InquiryAssigned]):

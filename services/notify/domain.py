@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -94,7 +95,7 @@ def plan_acknowledgment(
     correlation_id: str,
     suppressed: set[tuple[str, str]],
     renderer: Renderer,
-    new_ids: list[UUID],
+    new_id: Callable[[], UUID],
 ) -> list[PlannedDelivery]:
     """The 'we received your concern' messages: email when there is an address, a text only with consent.
 
@@ -108,13 +109,13 @@ def plan_acknowledgment(
     if contact.mobile_phone:
         wanted.append(("sms", contact.mobile_phone, None if contact.sms_consent else "no consent to text messages"))
     planned = []
-    for (channel, recipient, refusal), delivery_id in zip(wanted, new_ids, strict=False):
+    for channel, recipient, refusal in wanted:
         if refusal is None and (channel, recipient.lower()) in suppressed:
             refusal = "recipient is on the suppression list"
         message = renderer.render(ACKNOWLEDGMENT, language=contact.language, channel=channel, context=context)
         planned.append(
             PlannedDelivery(
-                id=delivery_id,
+                id=new_id(),
                 dedup_key=dedup_key(event_id, channel, recipient),
                 event_id=event_id,
                 correlation_id=correlation_id,

@@ -45,7 +45,7 @@ class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted]):
                 correlation_id=item.message.correlation_id,
                 suppressed=suppressed,
                 renderer=self._renderer,
-                new_ids=[uuid.uuid4(), uuid.uuid4()],
+                new_id=uuid.uuid4,
             )
         ]
         inserted = await repository.insert_deliveries(uow.conn, planned=planned, now=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Union
 from uuid import UUID, uuid4
 
@@ -59,7 +60,7 @@ def event_parser(*event_types: type[Event]) -> TypeAdapter[Any]:
     return TypeAdapter(union)
 
 
-def event_type_of(event_cls: type[Event]) -> str:
+def declared_event_type(event_cls: type[Event]) -> str:
     default = event_cls.model_fields["event_type"].default
     if not isinstance(default, str):
         raise TypeError(f"{event_cls.__name__} has no literal event_type default")
@@ -73,15 +74,24 @@ class FieldError(FrozenModel):
     reason: str = Field(description="Why it was refused, for a person to read")
 
 
-def field_errors(error: ValidationError, *, drop_prefix: tuple[str, ...] = ()) -> list[FieldError]:
+def field_errors(error: ValidationError) -> list[FieldError]:
     """Turn pydantic's errors into field/reason pairs (the same on HTTP and on Kafka)."""
+    return field_errors_of(error.errors(include_input=False, include_url=False))
+
+
+def field_errors_of(
+    errors: Iterable[Mapping[str, Any]], *, where: frozenset[str] = frozenset(), whole: str = "(message)"
+) -> list[FieldError]:
+    """Field/reason pairs from pydantic-shaped error dicts.
+
+    ``where`` names location prefixes to leave out (FastAPI puts ``body``, ``query`` or ``path`` first); ``whole``
+    names an error about the input as a whole. The offending value is never copied.
+    """
     out: list[FieldError] = []
-    for item in error.errors(include_input=False, include_url=False):
+    for item in errors:
         loc = [str(part) for part in item["loc"]]
-        while loc and loc[0] in drop_prefix:
-            loc.pop(0)
-        reason = item["msg"]
-        if reason.startswith("Value error, "):
-            reason = reason.removeprefix("Value error, ")
-        out.append(FieldError(field=".".join(loc) or "(message)", reason=reason))
+        if loc and loc[0] in where:
+            loc = loc[1:]
+        reason = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append(FieldError(field=".".join(loc) or whole, reason=reason))
     return out

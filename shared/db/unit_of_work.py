@@ -37,10 +37,6 @@ class UnitOfWork:
     def emit(self, topic: str, event: Event) -> None:
         self._pending.append((topic, event))
 
-    @property
-    def emitted(self) -> list[tuple[str, Event]]:
-        return list(self._pending)
-
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._pool.acquire()
         self._tx = self._conn.transaction()

@@ -267,6 +267,3 @@ class Stack:
         self.children.clear()
         self._pids_file.unlink(missing_ok=True)
         self._runner_file.unlink(missing_ok=True)
-
-    def child(self, name: str) -> Child:
-        return next(child for child in self.children if child.name == name)

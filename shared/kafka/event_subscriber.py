@@ -9,7 +9,7 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
 
-from shared.contracts.envelope import Event, event_parser, event_type_of, field_errors
+from shared.contracts.envelope import Event, declared_event_type, event_parser, field_errors
 from shared.db.unit_of_work import UnitOfWork
 from shared.kafka import records
 from shared.kafka.batch_consumer import Incoming
@@ -34,7 +34,7 @@ class EventSubscriber(ABC, Generic[E]):
         super().__init_subclass__(**kwargs)
         if getattr(cls, "handles", None):
             cls._parser = event_parser(*cls.handles)
-            cls._types = frozenset(event_type_of(event_cls) for event_cls in cls.handles)
+            cls._types = frozenset(declared_event_type(event_cls) for event_cls in cls.handles)
 
     def parse(self, record: ConsumerRecord) -> E | None:
         if records.event_type_of(record) not in self._types:

@@ -49,6 +49,11 @@ def correlation_id_of(record: ConsumerRecord) -> str | None:
     return correlation_id[:200] if correlation_id else None
 
 
+def correlation_id_or_position(record: ConsumerRecord) -> str:
+    """For answering a sender: its correlation id, or where its message stood when it sent none."""
+    return correlation_id_of(record) or f"{record.topic}/{record.partition}/{record.offset}"
+
+
 def parse_command(record: ConsumerRecord, model: type[C]) -> C:
     """A command's JSON body as ``model``; a correlation id sent only as a header counts as the body's.
 

@@ -34,7 +34,7 @@ def plan(c: Contact, suppressed: set[tuple[str, str]] | None = None) -> list[dom
         correlation_id="c",
         suppressed=suppressed or set(),
         renderer=RENDERER,
-        new_ids=[uuid4(), uuid4()],
+        new_id=uuid4,
     )
 
 
