@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -53,9 +53,14 @@ def format_reference(prefix: str, year: int, number: int) -> str:
     return f"{prefix}-{year % 100:02d}-{number:06d}"
 
 
+# What counts as "the same submission": the inquiry's content, not the submitter's ids around it (a Kafka command
+# also carries correlation_id and idempotency_key; a retry may come with a new correlation id).
+_CONTENT_FIELDS = frozenset(InquirySubmission.model_fields)
+
+
 def fingerprint(submission: InquirySubmission) -> str:
     """Same content, same fingerprint: tells a retry from a different request that reuses an idempotency key."""
-    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(submission.model_dump_json(include=set(_CONTENT_FIELDS)).encode()).hexdigest()
 
 
 def submit(new: NewSubmission, *, inquiry_id: UUID, reference: str, now: datetime) -> tuple[Inquiry, InquirySubmitted]:
@@ -95,9 +100,8 @@ def assignment_from(event: InquiryAssigned) -> Assignment:
     )
 
 
-def with_assignment(inquiry: Inquiry, assignment: Assignment) -> Inquiry:
+def newer_assignment(current: Assignment | None, incoming: Assignment) -> Assignment:
     """Routing's newer decision wins; an older event arriving late changes nothing."""
-    current = inquiry.assignment
-    if current is not None and current.assigned_at > assignment.assigned_at:
-        return inquiry
-    return replace(inquiry, assignment=assignment, updated_at=max(inquiry.updated_at, assignment.assigned_at))
+    if current is not None and current.assigned_at > incoming.assigned_at:
+        return current
+    return incoming

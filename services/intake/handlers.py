@@ -12,10 +12,10 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 
 from services.intake import domain, repository
-from services.intake.domain import Inquiry, NewSubmission
+from services.intake.domain import Assignment, Inquiry, NewSubmission
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
-from shared.contracts.inquiries import InquirySubmission, SubmissionRejected, SubmitInquiry
+from shared.contracts.inquiries import SubmissionRejected, SubmitInquiry
 from shared.contracts.routing import InquiryAssigned
 from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS
 from shared.db.unit_of_work import UnitOfWork
@@ -62,7 +62,7 @@ async def record_submissions(
     ]
     claimed = await repository.claim_idempotency_keys(uow.conn, claims=claims)
     earlier = await repository.find_idempotency_keys(uow.conn, keys=[key for key, _, i in claims if i not in claimed])
-    to_create = [k for k, (new, i) in enumerate(zip(news, ids, strict=True)) if not new.idempotency_key or i in claimed]
+    to_create = {k for k, (new, i) in enumerate(zip(news, ids, strict=True)) if not new.idempotency_key or i in claimed}
     numbers = iter(await repository.next_reference_numbers(uow.conn, count=len(to_create)))
     outcomes: list[Outcome] = []
     created: list[Inquiry] = []
@@ -106,7 +106,7 @@ class SubmissionsSubscriber:
     async def handle(self, uow: UnitOfWork, batch: list[Incoming[SubmitInquiry]]) -> None:
         news = [
             NewSubmission(
-                submission=InquirySubmission.model_validate(item.message.model_dump(include=_SUBMISSION_FIELDS)),
+                submission=item.message,  # a SubmitInquiry is a validated InquirySubmission: no second validation
                 source="kafka",
                 correlation_id=item.message.correlation_id,
                 idempotency_key=item.message.idempotency_key or f"correlation:{item.message.correlation_id}",
@@ -137,9 +137,6 @@ class SubmissionsSubscriber:
         )
 
 
-_SUBMISSION_FIELDS = set(InquirySubmission.model_fields)
-
-
 class RoutingEventsSubscriber(EventSubscriber[InquiryAssigned]):
     """``psc.routing.events``: remember which queue has each inquiry, to show it to staff."""
 
@@ -147,15 +144,16 @@ class RoutingEventsSubscriber(EventSubscriber[InquiryAssigned]):
     handles = (InquiryAssigned,)
 
     async def handle(self, uow: UnitOfWork, batch: list[Incoming[InquiryAssigned]]) -> None:
-        inquiries = await repository.get_inquiries_for_update(
+        # Only the assignment columns: the inquiry's content is not needed to apply routing's decision.
+        current = await repository.get_assignments_for_update(
             uow.conn, inquiry_ids=[item.message.inquiry_id for item in batch]
         )
-        changed: dict[UUID, Inquiry] = {}
+        decided: dict[UUID, Assignment] = {}
         for item in batch:
             event = item.message
-            current = changed.get(event.inquiry_id) or inquiries.get(event.inquiry_id)
-            if current is None:
+            if event.inquiry_id not in current:
                 log.warning("assignment for an inquiry intake does not have", inquiry_id=str(event.inquiry_id))
                 continue
-            changed[event.inquiry_id] = domain.with_assignment(current, domain.assignment_from(event))
-        await repository.save_assignments(uow.conn, inquiries=list(changed.values()))
+            previous = decided.get(event.inquiry_id) or current[event.inquiry_id]
+            decided[event.inquiry_id] = domain.newer_assignment(previous, domain.assignment_from(event))
+        await repository.save_assignments(uow.conn, assignments=decided)

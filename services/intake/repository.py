@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -77,17 +77,20 @@ _COLUMNS = (
 )
 
 
+def _assignment(row: Any) -> Assignment | None:
+    if row["network_id"] is None:
+        return None
+    return Assignment(
+        network_id=row["network_id"],
+        network_name=row["network_name"],
+        queue=row["queue"],
+        tier=row["tier"],
+        assigned_at=row["assigned_at"],
+        due_at=row["due_at"],
+    )
+
+
 def _inquiry(row: Any) -> Inquiry:
-    assignment = None
-    if row["network_id"] is not None:
-        assignment = Assignment(
-            network_id=row["network_id"],
-            network_name=row["network_name"],
-            queue=row["queue"],
-            tier=row["tier"],
-            assigned_at=row["assigned_at"],
-            due_at=row["due_at"],
-        )
     return Inquiry(
         id=row["id"],
         reference=row["reference"],
@@ -104,7 +107,7 @@ def _inquiry(row: Any) -> Inquiry:
         correlation_id=row["correlation_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        assignment=assignment,
+        assignment=_assignment(row),
     )
 
 
@@ -116,21 +119,22 @@ async def get_inquiry(conn: Conn, *, inquiry_id: UUID | None = None, reference: 
     return _inquiry(row) if row else None
 
 
-async def get_inquiries_for_update(conn: Conn, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
+async def get_assignments_for_update(conn: Conn, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Assignment | None]:
+    """What routing decided so far for each inquiry intake has (None: not yet), rows locked for the update."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) FOR UPDATE",  # noqa: S608 - constant columns
+        "SELECT id, network_id, network_name, queue, tier, assigned_at, due_at FROM inquiries"
+        " WHERE id = ANY($1::uuid[]) FOR UPDATE",
         list(set(inquiry_ids)),
     )
-    return {row["id"]: _inquiry(row) for row in rows}
+    return {row["id"]: _assignment(row) for row in rows}
 
 
-async def save_assignments(conn: Conn, *, inquiries: Sequence[Inquiry]) -> None:
+async def save_assignments(conn: Conn, *, assignments: Mapping[UUID, Assignment]) -> None:
     await conn.executemany(
         "UPDATE inquiries SET network_id = $2, network_name = $3, queue = $4, tier = $5, assigned_at = $6,"
-        " due_at = $7, updated_at = $8 WHERE id = $1",
+        " due_at = $7, updated_at = greatest(updated_at, $6) WHERE id = $1",
         [
-            (i.id, a.network_id, a.network_name, a.queue, a.tier, a.assigned_at, a.due_at, i.updated_at)
-            for i in inquiries
-            if (a := i.assignment) is not None
+            (inquiry_id, a.network_id, a.network_name, a.queue, a.tier, a.assigned_at, a.due_at)
+            for inquiry_id, a in assignments.items()
         ],
     )

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 from services.intake import domain
 from services.intake.domain import Assignment, NewSubmission
-from shared.contracts.inquiries import InquirySubmission
+from shared.contracts.inquiries import InquirySubmission, SubmitInquiry
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 SUBMISSION = InquirySubmission.model_validate(
@@ -39,8 +39,12 @@ def test_the_same_content_has_the_same_fingerprint_and_different_content_does_no
 
 
 def test_a_late_older_assignment_does_not_replace_a_newer_one() -> None:
-    new = NewSubmission(SUBMISSION, source="kafka", correlation_id="c", idempotency_key="k")
-    inquiry, _ = domain.submit(new, inquiry_id=uuid4(), reference="PSC-26-000002", now=NOW)
     newer = Assignment("network-4", "Network 4", "network", "psa", NOW + timedelta(days=2), None)
     older = Assignment("network-4", "Network 4", "network", "network", NOW + timedelta(minutes=1), None)
-    assert domain.with_assignment(domain.with_assignment(inquiry, newer), older).assignment == newer
+    assert domain.newer_assignment(domain.newer_assignment(None, newer), older) == newer
+
+
+def test_the_fingerprint_ignores_the_submitters_ids_around_the_content() -> None:
+    first = SubmitInquiry(**SUBMISSION.model_dump(), correlation_id="try-1", idempotency_key="k")
+    retry = SubmitInquiry(**SUBMISSION.model_dump(), correlation_id="try-2", idempotency_key="k")
+    assert domain.fingerprint(first) == domain.fingerprint(retry) == domain.fingerprint(SUBMISSION)
