@@ -197,3 +197,19 @@ async def test_the_same_idempotency_key_creates_one_inquiry_and_a_different_body
     other = await intake.post("/v1/inquiries", json=body("b@example.org"), headers={"Idempotency-Key": key})
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 409)
     assert again.json()["id"] == first.json()["id"]
+
+
+async def test_routing_shows_the_directory_it_loaded_from_the_school_list(apps: dict[str, Any]) -> None:
+    routing = apps["clients"]["routing"]
+    networks = {n["id"]: n for n in (await routing.get("/v1/networks")).json()}
+    assert networks["network-1"] == {"id": "network-1", "name": "Network 1", "kind": "network", "schools": 35}
+    assert networks["central"]["kind"] == "central" and networks["central"]["schools"] == 0
+    assert sum(n["schools"] for n in networks.values()) == 654  # 660 schools, 6 of them without a network
+
+    edison = (await routing.get("/v1/schools/609794")).json()
+    assert (edison["long_name"], edison["network_name"]) == ("Thomas A Edison Regional Gifted Center ES", "Network 1")
+    englewood = (await routing.get("/v1/schools/610592")).json()
+    assert englewood["network_id"] is None
+    assert (await routing.get("/v1/schools/999999")).status_code == 404
+    refused = await routing.get("/v1/schools/12")
+    assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["school_id"]

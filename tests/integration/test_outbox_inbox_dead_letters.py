@@ -211,3 +211,20 @@ async def test_a_redelivery_after_a_crash_before_the_offset_commit_applies_nothi
     await consumer.process(records)  # applied, but suppose the process died before committing the offset ...
     await consumer.process(records)  # ... so the broker hands the same record over again
     assert await pool.fetchval("SELECT times FROM applied WHERE marker = $1", "crash-then-redelivered") == 1
+
+
+async def test_published_outbox_rows_past_retention_are_deleted_and_nothing_else(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    async with UnitOfWork(pool) as uow:
+        for marker in ("old-published", "new-published", "unpublished"):
+            uow.emit("test.retention", happened(marker))
+    await pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '8 days' WHERE payload->>'marker' = 'old-published'"
+    )
+    await pool.execute("UPDATE outbox SET published_at = now() WHERE payload->>'marker' = 'new-published'")
+
+    await OutboxRelay(pool, producer, schema=SCHEMA, retention_days=7).delete_published_before_retention()
+
+    left = {r["marker"] for r in await pool.fetch("SELECT payload->>'marker' AS marker FROM outbox")}
+    assert left == {"new-published", "unpublished"}
