@@ -75,32 +75,22 @@ class CaughtMessage:
     size: int
     snippet: str
 
-    def summary_json(self) -> dict[str, Any]:
-        """The shape of one entry of Mailpit's message list."""
+    def _headers_json(self) -> dict[str, Any]:
         return {
             "ID": self.id,
             "MessageID": self.message_id,
             "From": self.sender.as_json(),
             "To": [mailbox.as_json() for mailbox in self.recipients],
             "Subject": self.subject,
-            "Created": self.created,
-            "Size": self.size,
-            "Snippet": self.snippet,
         }
+
+    def summary_json(self) -> dict[str, Any]:
+        """The shape of one entry of Mailpit's message list."""
+        return {**self._headers_json(), "Created": self.created, "Size": self.size, "Snippet": self.snippet}
 
     def detail_json(self) -> dict[str, Any]:
         """The shape of Mailpit's single-message answer (the fields we have)."""
-        return {
-            "ID": self.id,
-            "MessageID": self.message_id,
-            "From": self.sender.as_json(),
-            "To": [mailbox.as_json() for mailbox in self.recipients],
-            "Subject": self.subject,
-            "Date": self.created,
-            "Text": self.text,
-            "HTML": self.html,
-            "Size": self.size,
-        }
+        return {**self._headers_json(), "Date": self.created, "Text": self.text, "HTML": self.html, "Size": self.size}
 
 
 class MailStore:
