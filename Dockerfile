@@ -8,6 +8,7 @@ RUN useradd --system --uid 10001 psc
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY devstack ./devstack
 RUN pip install .
 
 USER psc

@@ -28,8 +28,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from devstack.stack import Stack, StackPorts
 from shared.contracts.topics import INQUIRY_SUBMISSIONS
-from shared.devstack.stack import Stack, StackPorts
 
 
 def submission(run: str, index: int) -> tuple[str, bytes]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from shared.devstack.stack import StackInfo, StackPorts
+    from devstack.stack import StackInfo, StackPorts
 
 # The stack (Tansu, embedded PostgreSQL) is imported only by `psc run`: container images install the platform
 # without those wheels and still run `psc create-topics`.
@@ -36,13 +36,13 @@ def run(
     free_ports: Annotated[bool, typer.Option("--free-ports", help="Pick unused ports instead of the defaults")] = False,
 ) -> None:
     """Start broker, database, mail catcher, SMS sink and the four services; stop them all on Ctrl-C."""
-    from shared.devstack.stack import StackPorts
+    from devstack.stack import StackPorts
 
     raise typer.Exit(asyncio.run(_run(var_dir, StackPorts.free() if free_ports else StackPorts())))
 
 
 async def _run(var_dir: Path, ports: StackPorts) -> int:
-    from shared.devstack.stack import Stack
+    from devstack.stack import Stack
 
     stack = Stack(var_dir, ports)
     stop = asyncio.Event()

@@ -73,9 +73,9 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 def _embedded(root: Path) -> Iterator[Backend]:
     import asyncio
 
-    from shared.devstack.postgres import ensure_database, start_postgres
-    from shared.devstack.processes import free_port
-    from shared.devstack.tansu import start_tansu
+    from devstack.postgres import ensure_database, start_postgres
+    from devstack.processes import free_port
+    from devstack.tansu import start_tansu
 
     kafka_port, pg_port = free_port(), free_port()
     broker = start_tansu(port=kafka_port, log_dir=root / "log")

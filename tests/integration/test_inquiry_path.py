@@ -17,6 +17,9 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from devstack.mailcatcher import serve_mailcatcher
+from devstack.processes import free_port
+from devstack.smssink import serve_smssink
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
 from services.notify.app import create_app as create_notify
@@ -25,9 +28,6 @@ from services.routing.app import create_app as create_routing
 from services.routing.settings import RoutingSettings
 from shared.clock import FixedClock
 from shared.contracts.topics import INQUIRY_EVENTS
-from shared.devstack.mailcatcher import serve_mailcatcher
-from shared.devstack.processes import free_port
-from shared.devstack.smssink import serve_smssink
 from shared.kafka.connection import client_options, create_producer
 from shared.settings import PlatformSettings
 

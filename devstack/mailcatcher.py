@@ -7,7 +7,7 @@ developer's browser.
 
 Both servers run in one asyncio loop, in one process::
 
-    python -m shared.devstack.mailcatcher --smtp-port 1025 --http-port 8025
+    python -m devstack.mailcatcher --smtp-port 1025 --http-port 8025
 
 or in-process, from tests or the stack runner, with :func:`serve_mailcatcher`.
 """
@@ -35,7 +35,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from shared.devstack.serving import run_until_signalled, start_http, stop_http
+from devstack.serving import run_until_signalled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 

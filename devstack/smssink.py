@@ -7,7 +7,7 @@ status callback signed like Twilio's. Tests and developers read what was "sent" 
 
 Run it as a process::
 
-    python -m shared.devstack.smssink --port 8030
+    python -m devstack.smssink --port 8030
 
 or in-process with :func:`serve_smssink`, or mount :func:`create_app` in a test.
 """
@@ -38,7 +38,7 @@ import httpx
 from fastapi import BackgroundTasks, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from shared.devstack.serving import run_until_signalled, start_http, stop_http
+from devstack.serving import run_until_signalled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 

