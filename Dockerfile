@@ -9,6 +9,7 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY devstack ./devstack
+COPY psc ./psc
 RUN pip install .
 
 USER psc

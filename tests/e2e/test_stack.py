@@ -32,7 +32,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     var_dir = tmp_path_factory.mktemp("stack")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PSC_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--var-dir", str(var_dir), "--free-ports"],
+        [sys.executable, "-m", "psc.cli", "run", "--var-dir", str(var_dir), "--free-ports"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

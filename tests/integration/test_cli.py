@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 def create_topics(platform: PlatformSettings) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PSC_KAFKA_BOOTSTRAP": platform.kafka_bootstrap}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", "create-topics"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "psc.cli", "create-topics"], env=env, capture_output=True, text=True, timeout=60
     )
 
 

@@ -1,22 +1,42 @@
-"""``psc``: the platform's command line. ``psc run`` starts the whole stack on embedded defaults (``make run``)."""
+"""``psc``: the platform's command line.
+
+``psc create-topics`` is an operator command and runs from the container image, which installs the platform without
+the embedded extra. ``psc run`` starts the whole local stack (``make run``) and imports ``devstack`` only when it runs,
+so the other commands never need the embedded wheels.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
-    from devstack.stack import StackInfo, StackPorts
-
-# The stack (Tansu, embedded PostgreSQL) is imported only by `psc run`: container images install the platform
-# without those wheels and still run `psc create-topics`.
+    from devstack.stack import Stack, StackInfo
 
 app = typer.Typer(help="Parent Support Center platform", no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def run(
+    var_dir: Annotated[Path, typer.Option(help="Where data, logs and stack.json live")] = Path("var"),
+    free_ports: Annotated[bool, typer.Option("--free-ports", help="Pick unused ports instead of the defaults")] = False,
+) -> None:
+    """Start broker, database, mail catcher, SMS sink and the four services; stop them all on Ctrl-C."""
+    try:
+        from devstack.stack import Stack, StackPorts
+    except ModuleNotFoundError as exc:
+        print(
+            f"psc run needs the embedded extra (pip install 'parent-support-center[embedded]'): {exc.name} is missing",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1) from None
+    raise typer.Exit(asyncio.run(_run(Stack(var_dir, StackPorts.free() if free_ports else StackPorts()))))
 
 
 def _print_urls(info: StackInfo) -> None:
@@ -30,21 +50,7 @@ def _print_urls(info: StackInfo) -> None:
     print(f"\nThe same as JSON: {Path(info.var_dir) / 'stack.json'}\nCtrl-C stops everything.\n", flush=True)
 
 
-@app.command()
-def run(
-    var_dir: Annotated[Path, typer.Option(help="Where data, logs and stack.json live")] = Path("var"),
-    free_ports: Annotated[bool, typer.Option("--free-ports", help="Pick unused ports instead of the defaults")] = False,
-) -> None:
-    """Start broker, database, mail catcher, SMS sink and the four services; stop them all on Ctrl-C."""
-    from devstack.stack import StackPorts
-
-    raise typer.Exit(asyncio.run(_run(var_dir, StackPorts.free() if free_ports else StackPorts())))
-
-
-async def _run(var_dir: Path, ports: StackPorts) -> int:
-    from devstack.stack import Stack
-
-    stack = Stack(var_dir, ports)
+async def _run(stack: Stack) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
