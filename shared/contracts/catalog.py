@@ -19,8 +19,6 @@ from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints,
 from shared.contracts.envelope import Event, FieldError, FrozenModel
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
 
-"""Commands: other systems add or change a resource here (same validation as ``PUT /v1/resources/{id}``)."""
-
 
 class ResourceCategory(StrEnum):
     """Taxonomy codes (vocabulary 'psc-category'): the inquiry categories plus what only the directory files under."""

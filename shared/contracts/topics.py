@@ -1,29 +1,32 @@
-"""Every Kafka topic of the platform, in one place. Names are ``psc.<area>.<what>``."""
+"""Every Kafka topic of the platform, in one place. Names are ``psc.<area>.<what>``.
+
+Who publishes and who reads each topic: docs/architecture.md.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
 INQUIRY_SUBMISSIONS: Final = "psc.inquiries.submit"
-"""Commands: other district systems submit inquiries here (same validation as intake's HTTP API)."""
+"""Commands (``SubmitInquiry``): other district systems submit inquiries here; intake validates them as its HTTP API."""
 INQUIRY_REJECTIONS: Final = "psc.inquiries.rejected"
-"""Events: submissions that failed validation, with field errors and the submitter's correlation id."""
+"""Events from intake: ``inquiry.submission_rejected``, with field errors; keyed by the submitter's correlation id."""
 INQUIRY_EVENTS: Final = "psc.inquiries.events"
-"""Events: the inquiry lifecycle as intake records it (submitted, ...), keyed by inquiry id."""
+"""Events from intake, keyed by inquiry id: today only ``inquiry.submitted`` (read by routing and notify)."""
 ROUTING_EVENTS: Final = "psc.routing.events"
-"""Events: assignment, SLA warnings and escalations, keyed by inquiry id."""
+"""Events from routing, keyed by inquiry id: today only ``inquiry.assigned`` (read by intake)."""
 NOTIFICATION_EVENTS: Final = "psc.notify.events"
-"""Events: notification sent / failed / suppressed, keyed by inquiry id."""
+"""Events from notify, keyed by inquiry id: ``notification.sent`` / ``.failed`` / ``.suppressed``."""
 CATALOG_LOOKUPS: Final = "psc.catalog.lookups"
-"""Requests: resource lookups; the reply goes to the topic the request names, with its correlation id."""
+"""Requests (``LookupResources``): the answer goes to the request's ``reply_to`` topic, with its correlation id."""
 CATALOG_UPSERTS: Final = "psc.catalog.upserts"
-"""Commands: add or change a resource in the catalog (the same rules as ``PUT /v1/resources/{id}``)."""
+"""Commands (``UpsertResource``): add or change a resource in the catalog (the rules of ``PUT /v1/resources/{id}``)."""
 CATALOG_REPLIES: Final = "psc.catalog.replies"
-"""Replies to lookups, for requesters that do not name a reply topic of their own."""
+"""The catalog's answers (``catalog.lookup_replied`` / ``_rejected``) when a request names no usable reply topic."""
 CATALOG_EVENTS: Final = "psc.catalog.events"
-"""Events: resource updated."""
+"""Events from the catalog: ``catalog.resource_updated`` (keyed by service id), ``catalog.resource_upsert_rejected``."""
 DEAD_LETTERS: Final = "psc.dead-letters"
-"""Messages no consumer could process, with the reason and their origin in headers."""
+"""Records no consumer could process, unchanged, with the reason and their origin in ``dlq.*`` headers."""
 
 ALL_TOPICS: Final = (
     INQUIRY_SUBMISSIONS,
