@@ -1,5 +1,5 @@
 """The whole stack as real processes, started by the same command as `make run`, driven from outside over HTTP and
-Kafka like a newcomer (and other district systems) would: items 3, 4 and 5 of the foundation issue."""
+Kafka like a newcomer (and other district systems) would: an inquiry over HTTP and over Kafka, and a resource search."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The delivery guarantees of DESIGN.md, through the real broker and database: outbox, inbox, dead letters."""
+"""The delivery guarantees (docs/architecture.md), through the real broker and database: outbox, inbox, dead letters."""
 
 from __future__ import annotations
 
