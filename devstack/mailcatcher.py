@@ -19,10 +19,8 @@ import asyncio
 import email
 import email.policy
 import html
-import itertools
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,11 +33,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from devstack.bounded_store import DEFAULT_CAPACITY, BoundedStore
 from devstack.serving import run_until_signalled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAPACITY = 50_000
 PAGE_ROWS = 200
 SNIPPET_CHARS = 250
 SMTP_HOSTNAME = "mailcatcher.localhost"
@@ -93,41 +91,11 @@ class CaughtMessage:
         return {**self._headers_json(), "Date": self.created, "Text": self.text, "HTML": self.html, "Size": self.size}
 
 
-class MailStore:
-    """The newest ``capacity`` messages, oldest dropped first; every write is O(1).
-
-    Only the event loop's thread touches it (the SMTP handler and ``async def`` HTTP handlers), so it needs no lock.
-    """
+class MailStore(BoundedStore[CaughtMessage]):
+    """The newest caught messages by their ``ID``. Only the loop's thread touches it: see devstack.bounded_store."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self._capacity = capacity
-        self._messages: OrderedDict[str, CaughtMessage] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._messages)
-
-    def add(self, message: CaughtMessage) -> None:
-        self._messages[message.id] = message
-        if len(self._messages) > self._capacity:
-            self._messages.popitem(last=False)
-
-    def get(self, message_id: str) -> CaughtMessage | None:
-        return self._messages.get(message_id)
-
-    def newest(self, *, start: int = 0, limit: int | None = None) -> list[CaughtMessage]:
-        """Newest first; costs ``start + limit``, not the size of the store."""
-        stop = None if limit is None else start + limit
-        return list(itertools.islice(reversed(self._messages.values()), start, stop))
-
-    def delete(self, ids: Sequence[str]) -> int:
-        return sum(self._messages.pop(message_id, None) is not None for message_id in ids)
-
-    def clear(self) -> int:
-        count = len(self._messages)
-        self._messages.clear()
-        return count
+        super().__init__(lambda message: message.id, capacity)
 
 
 # --- decoding a received message ------------------------------------------------------------------------------------
@@ -357,7 +325,7 @@ def _message_page(message: CaughtMessage) -> str:
 
 
 def create_app(store: MailStore) -> FastAPI:
-    """The HTTP side: Mailpit's API subset, health, and the HTML pages. Handlers are async: see :class:`MailStore`."""
+    """The HTTP side: Mailpit's API subset, health, and the HTML pages. Handlers are async (see MailStore)."""
     app = FastAPI(title="PSC mail catcher", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/health")

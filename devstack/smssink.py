@@ -26,7 +26,6 @@ import logging
 import math
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,12 +37,12 @@ import httpx
 from fastapi import BackgroundTasks, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
+from devstack.bounded_store import DEFAULT_CAPACITY, BoundedStore
 from devstack.serving import run_until_signalled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "2010-04-01"
-DEFAULT_CAPACITY = 50_000
 MAX_BODY_CHARS = 1600
 CALLBACK_TIMEOUT_SECONDS = 2.0
 TWILIO_LIST_PAGE_SIZE = 50
@@ -131,35 +130,17 @@ class SentText:
         }
 
 
-class TextStore:
-    """The newest ``capacity`` texts by sid, oldest dropped first. Only the event loop's thread touches it."""
+class TextStore(BoundedStore[SentText]):
+    """The newest texts by sid; see :mod:`devstack.bounded_store`."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self._capacity = capacity
-        self._texts: OrderedDict[str, SentText] = OrderedDict()
+        super().__init__(lambda text: text.sid, capacity)
 
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    def add(self, text: SentText) -> None:
-        self._texts[text.sid] = text
-        if len(self._texts) > self._capacity:
-            self._texts.popitem(last=False)
-
-    def get(self, sid: str) -> SentText | None:
-        return self._texts.get(sid)
-
-    def newest(self, *, to: str | None = None, account_sid: str | None = None) -> Iterator[SentText]:
-        for text in reversed(self._texts.values()):
+    def matching(self, *, to: str | None = None, account_sid: str | None = None) -> Iterator[SentText]:
+        """Newest first, those sent to ``to`` from ``account_sid`` (either left out: any)."""
+        for text in self.newest():
             if (to is None or text.to == to) and (account_sid is None or text.account_sid == account_sid):
                 yield text
-
-    def clear(self) -> int:
-        count = len(self._texts)
-        self._texts.clear()
-        return count
 
 
 # --- Twilio's rules -------------------------------------------------------------------------------------------------
@@ -344,7 +325,7 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
         credentials = authenticate(request, account_sid)
         if isinstance(credentials, JSONResponse):
             return credentials
-        newest = store.newest(to=to, account_sid=account_sid)
+        newest = store.matching(to=to, account_sid=account_sid)
         texts = [text.twilio_json() for text in itertools.islice(newest, page_size)]
         uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
         return JSONResponse(
@@ -371,7 +352,7 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
 
     @app.get("/api/messages")
     async def list_sink(to: str | None = None) -> JSONResponse:
-        return JSONResponse([text.sink_json() for text in store.newest(to=to)])
+        return JSONResponse([text.sink_json() for text in store.matching(to=to)])
 
     @app.delete("/api/messages")
     async def clear_sink() -> dict[str, int]:

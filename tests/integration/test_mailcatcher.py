@@ -229,8 +229,8 @@ def test_store_keeps_only_the_newest() -> None:
     assert [message.subject for message in store.newest()] == ["4", "3", "2"]
     assert [message.subject for message in store.newest(start=1, limit=1)] == ["3"]
     # No From or To header: the envelope fills in.
-    assert store.newest()[0].sender.address == "a@example.org"
-    assert [mailbox.address for mailbox in store.newest()[0].recipients] == ["b@example.org"]
+    assert next(store.newest()).sender.address == "a@example.org"
+    assert [mailbox.address for mailbox in next(store.newest()).recipients] == ["b@example.org"]
 
 
 @pytest.mark.parametrize("limit", [0, 100_001])
