@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +47,19 @@ def correlation_id_of(request: Request) -> str:
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+C = TypeVar("C")
+
+
+def context_of(request: Request, kind: type[C]) -> C:
+    """The service's context (``app.state.context``, set by its composition root once started), typed.
+
+    Each ``api.py`` wraps this in a FastAPI dependency, so routes receive their service's context the same way.
+    """
+    context = getattr(request.app.state, "context", None)
+    if not isinstance(context, kind):
+        raise RuntimeError(f"{kind.__name__} is not set: the service has not started")
+    return context
 
 
 def create_http_app(

@@ -1,7 +1,7 @@
 """The runtime every service opens in its lifespan: pool, migrations, broker, producer, outbox relay, dead letters.
 
-A service's ``app.py`` (its composition root) opens a ``ServiceRuntime``, registers its subscribers on
-``runtime.broker``, then calls ``start()``; ``close()`` undoes it all in reverse order.
+A service's ``app.py`` (its composition root) opens a ``ServiceRuntime``, registers its subscribers with
+``runtime.subscribe``, then calls ``start()``; ``close()`` undoes it all in reverse order.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
 from shared.db.pool import connect, create_pool
+from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.kafka.batch_consumer import BatchConsumer, Subscriber, subscribe_batch
 from shared.kafka.connection import create_broker, create_producer
 from shared.kafka.dead_letters import DeadLetters
@@ -30,6 +31,8 @@ from shared.logging import configure_logging, get_logger
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
 
 
 @dataclass
@@ -68,9 +71,18 @@ class ServiceRuntime:
             dead_letters=DeadLetters(producer),
         )
 
+    def unit_of_work(self, factory: UnitOfWorkFactory[U]) -> U:
+        """A unit of work of the service's kind on this runtime's pool; the outbox relay wakes after its commit."""
+        return factory(self.pool, on_commit=self.relay.wake)
+
     def subscribe(
-        self, subscriber: Subscriber[Any], *, topic: str, also_on_commit: Callable[[], None] | None = None
-    ) -> BatchConsumer[Any]:
+        self,
+        subscriber: Subscriber[Any, U],
+        *,
+        topic: str,
+        unit_of_work: UnitOfWorkFactory[U],
+        also_on_commit: Callable[[], None] | None = None,
+    ) -> BatchConsumer[Any, U]:
         """Consume ``topic`` with the batch/inbox/dead-letter rules, in the group ``psc.<service>.<subscriber>``.
 
         One consumer group per subscription, not per service: each scales to its topic's partitions on its own, a
@@ -86,8 +98,8 @@ class ServiceRuntime:
                 self.relay.wake()
                 extra()
 
-        consumer: BatchConsumer[Any] = BatchConsumer(
-            subscriber, pool=self.pool, dead_letters=self.dead_letters, on_commit=wake
+        consumer: BatchConsumer[Any, U] = BatchConsumer(
+            subscriber, unit_of_work=lambda: unit_of_work(self.pool, on_commit=wake), dead_letters=self.dead_letters
         )
         subscribe_batch(
             self.broker,

@@ -17,6 +17,7 @@ from services.catalog.handlers import LookupsSubscriber, ReplyTopics, UpsertsSub
 from services.catalog.settings import CatalogSettings
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_UPSERTS
+from shared.db.unit_of_work import UnitOfWork
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -37,8 +38,12 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
             reply_topics = ReplyTopics(
                 lambda: _broker_topics(runtime.producer), refresh_after=settings.reply_topics_refresh_seconds
             )
-            runtime.subscribe(LookupsSubscriber(clock=clock, reply_topics=reply_topics), topic=CATALOG_LOOKUPS)
-            runtime.subscribe(UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS)
+            runtime.subscribe(
+                LookupsSubscriber(clock=clock, reply_topics=reply_topics),
+                topic=CATALOG_LOOKUPS,
+                unit_of_work=UnitOfWork,
+            )
+            runtime.subscribe(UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS, unit_of_work=UnitOfWork)
             await runtime.start()
             app.state.catalog = CatalogContext(runtime, clock)
             yield

@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from services.intake import repository
-from services.intake.domain import Inquiry, NewSubmission
-from services.intake.handlers import Created, KeyReused, Replayed, record_submissions
+from services.intake import handlers
+from services.intake.domain import Assignment, Inquiry, NewSubmission
+from services.intake.unit_of_work import PostgresIntakeUnitOfWork
+from shared.clock import Clock
 from shared.contracts.inquiries import InquirySubmission, ParentContact, Student
-from shared.db.unit_of_work import UnitOfWork
-from shared.http import Problem, correlation_id_of
+from shared.http import Problem, context_of, correlation_id_of
+from shared.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["inquiries"])
 
 
-class AssignmentView(BaseModel):
-    network_id: str = Field(description="Directory id of the network office, or 'central'")
-    network_name: str = Field(description="e.g. 'Network 4', or 'Parent Support Center'")
-    queue: str = Field(description="'network' or 'central'")
-    tier: str = Field(description="Escalation tier holding the inquiry: network, psa or central")
-    assigned_at: datetime
-    due_at: datetime | None = Field(description="When it escalates if not resolved")
+@dataclass
+class IntakeContext:
+    """What intake's routes need, set on ``app.state.context`` by the composition root once the runtime is up."""
+
+    runtime: ServiceRuntime
+    clock: Clock
+    reference_prefix: str
+
+    def unit_of_work(self) -> PostgresIntakeUnitOfWork:
+        return self.runtime.unit_of_work(PostgresIntakeUnitOfWork)
+
+
+def _context(request: Request) -> IntakeContext:
+    return context_of(request, IntakeContext)
+
+
+Context = Annotated[IntakeContext, Depends(_context)]
 
 
 class InquiryView(BaseModel):
@@ -42,12 +54,11 @@ class InquiryView(BaseModel):
     correlation_id: str
     created_at: datetime
     updated_at: datetime
-    assignment: AssignmentView | None = Field(description="Who has it; null until routing has decided")
+    assignment: Assignment | None = Field(description="Who has it; null until routing has decided")
 
     @classmethod
     def of(cls, inquiry: Inquiry) -> InquiryView:
         s = inquiry.submission
-        a = inquiry.assignment
         return cls(
             id=inquiry.id,
             reference=inquiry.reference,
@@ -62,7 +73,7 @@ class InquiryView(BaseModel):
             correlation_id=inquiry.correlation_id,
             created_at=inquiry.created_at,
             updated_at=inquiry.updated_at,
-            assignment=AssignmentView(**a.__dict__) if a else None,
+            assignment=inquiry.assignment,
         )
 
 
@@ -78,24 +89,25 @@ class InquiryView(BaseModel):
 )
 async def submit_inquiry(
     body: InquirySubmission,
+    ctx: Context,
     request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> InquiryView:
-    ctx = request.app.state.intake
     new = NewSubmission(
         submission=body, source="http", correlation_id=correlation_id_of(request), idempotency_key=idempotency_key
     )
-    async with UnitOfWork(ctx.runtime.pool, on_commit=ctx.runtime.relay.wake) as uow:
-        (outcome,) = await record_submissions(uow, [new], clock=ctx.clock, reference_prefix=ctx.reference_prefix)
-    if isinstance(outcome, Created):
+    async with ctx.unit_of_work() as uow:
+        (outcome,) = await handlers.record_submissions(
+            uow, [new], now=ctx.clock.now(), reference_prefix=ctx.reference_prefix
+        )
+    if isinstance(outcome, handlers.Created):
         response.headers["Location"] = f"/v1/inquiries/{outcome.inquiry.id}"
         return InquiryView.of(outcome.inquiry)
-    if isinstance(outcome, KeyReused):
+    if isinstance(outcome, handlers.KeyReused):
         raise HTTPException(409, "Idempotency-Key was used before for a different submission")
-    assert isinstance(outcome, Replayed)
     response.status_code = 200
-    return await _load(request, outcome.inquiry_id)
+    return await _found(ctx, str(outcome.inquiry_id))
 
 
 @router.get(
@@ -104,16 +116,13 @@ async def submit_inquiry(
     responses={404: {"model": Problem}},
     summary="Read an inquiry by id or by reference number",
 )
-async def get_inquiry(inquiry: str, request: Request) -> InquiryView:
-    try:
-        return await _load(request, UUID(inquiry))
-    except ValueError:
-        return await _load(request, None, reference=inquiry.upper())
+async def get_inquiry(inquiry: str, ctx: Context) -> InquiryView:
+    return await _found(ctx, inquiry)
 
 
-async def _load(request: Request, inquiry_id: UUID | None, *, reference: str | None = None) -> InquiryView:
-    async with request.app.state.intake.runtime.pool.acquire() as conn:
-        found = await repository.get_inquiry(conn, inquiry_id=inquiry_id, reference=reference)
+async def _found(ctx: IntakeContext, id_or_reference: str) -> InquiryView:
+    async with ctx.unit_of_work() as uow:
+        found = await handlers.find_inquiry(uow, id_or_reference)
     if found is None:
         raise HTTPException(404, "no such inquiry")
     return InquiryView.of(found)

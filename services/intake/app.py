@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.intake import api
-from services.intake.handlers import RoutingEventsSubscriber, SubmissionsSubscriber
+from services.intake.api import IntakeContext
 from services.intake.settings import IntakeSettings
+from services.intake.subscribers import RoutingEventsSubscriber, SubmissionsSubscriber
+from services.intake.unit_of_work import PostgresIntakeUnitOfWork
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_SUBMISSIONS, ROUTING_EVENTS
 from shared.http import create_http_app
-from shared.service import ServiceRuntime, run_service, running_service
+from shared.service import run_service, running_service
 
 NAME = "intake"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@dataclass
-class IntakeContext:
-    runtime: ServiceRuntime
-    clock: Clock
-    reference_prefix: str
 
 
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -38,10 +32,11 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             runtime.subscribe(
                 SubmissionsSubscriber(clock=clock, reference_prefix=settings.reference_prefix),
                 topic=INQUIRY_SUBMISSIONS,
+                unit_of_work=PostgresIntakeUnitOfWork,
             )
-            runtime.subscribe(RoutingEventsSubscriber(), topic=ROUTING_EVENTS)
+            runtime.subscribe(RoutingEventsSubscriber(), topic=ROUTING_EVENTS, unit_of_work=PostgresIntakeUnitOfWork)
             await runtime.start()
-            app.state.intake = IntakeContext(runtime, clock, settings.reference_prefix)
+            app.state.context = IntakeContext(runtime, clock, settings.reference_prefix)
             yield
 
     app = create_http_app(

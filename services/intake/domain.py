@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from pydantic import AwareDatetime, Field
+
+from shared.contracts.envelope import FrozenModel
 from shared.contracts.inquiries import InquirySubmission, InquirySubmitted
 from shared.contracts.routing import InquiryAssigned
 
@@ -15,14 +18,16 @@ Source = Literal["http", "kafka"]
 RECEIVED = "received"
 
 
-@dataclass(frozen=True)
-class Assignment:
-    network_id: str
-    network_name: str
-    queue: str
-    tier: str
-    assigned_at: datetime
-    due_at: datetime | None
+class Assignment(FrozenModel):
+    """Who has the inquiry, as routing's events tell intake. Its fields are written here only: the repository's
+    columns and the API's view are derived from them."""
+
+    network_id: str = Field(description="Directory id of the network office, or 'central'")
+    network_name: str = Field(description="e.g. 'Network 4', or 'Parent Support Center'")
+    queue: str = Field(description="'network' or 'central'")
+    tier: str = Field(description="Escalation tier holding the inquiry: network, psa or central")
+    assigned_at: AwareDatetime = Field(description="When routing decided")
+    due_at: AwareDatetime | None = Field(description="When it escalates if not resolved")
 
 
 @dataclass(frozen=True)
@@ -89,15 +94,13 @@ def submit(new: NewSubmission, *, inquiry_id: UUID, reference: str, now: datetim
     return inquiry, event
 
 
+ASSIGNMENT_FIELDS: tuple[str, ...] = tuple(Assignment.model_fields)
+
+
 def assignment_from(event: InquiryAssigned) -> Assignment:
-    return Assignment(
-        network_id=event.network_id,
-        network_name=event.network_name,
-        queue=event.queue,
-        tier=event.tier,
-        assigned_at=event.occurred_at,
-        due_at=event.due_at,
-    )
+    """The event's fields of the same name; routing's decision time is when the event occurred."""
+    carried = event.model_dump(include=set(ASSIGNMENT_FIELDS) - {"assigned_at"})
+    return Assignment(assigned_at=event.occurred_at, **carried)
 
 
 def newer_assignment(current: Assignment | None, incoming: Assignment) -> Assignment:

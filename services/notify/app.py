@@ -18,6 +18,7 @@ from services.notify.settings import NotifySettings
 from services.notify.templates import TemplateRenderer
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_EVENTS
+from shared.db.unit_of_work import UnitOfWork
 from shared.http import create_http_app
 from shared.service import ServiceRuntime, run_service, running_service
 
@@ -71,6 +72,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             runtime.subscribe(
                 InquirySubmittedSubscriber(clock=clock, renderer=TemplateRenderer()),
                 topic=INQUIRY_EVENTS,
+                unit_of_work=UnitOfWork,
                 also_on_commit=dispatcher.wake,
             )
             await runtime.start()

@@ -15,7 +15,7 @@ from shared.kafka.batch_consumer import Incoming
 from shared.kafka.event_subscriber import EventSubscriber
 
 
-class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted]):
+class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted, UnitOfWork]):
     """``psc.inquiries.events``: remember the parent's contact and consent; queue 'we received your concern'.
 
     Sending happens in the dispatcher, after this transaction commits: a handler never talks to a provider.

@@ -16,6 +16,7 @@ from services.routing.handlers import InquirySubmittedSubscriber, load_directory
 from services.routing.settings import RoutingSettings
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_EVENTS
+from shared.db.unit_of_work import UnitOfWork
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import ServiceRuntime, run_service, running_service
@@ -49,7 +50,11 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
             loaded = await load_directory(runtime.pool, schools_csv=settings.schools_csv)
             log.info("directory loaded", schools=loaded)
-            runtime.subscribe(InquirySubmittedSubscriber(clock=clock, calendar=calendar), topic=INQUIRY_EVENTS)
+            runtime.subscribe(
+                InquirySubmittedSubscriber(clock=clock, calendar=calendar),
+                topic=INQUIRY_EVENTS,
+                unit_of_work=UnitOfWork,
+            )
             await runtime.start()
             app.state.routing = RoutingContext(runtime, clock, calendar)
             yield

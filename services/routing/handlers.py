@@ -23,7 +23,7 @@ log = get_logger(__name__)
 FALLBACK_POLICY = SlaPolicy(category="other", network_business_days=2, psa_business_days=2)
 
 
-class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted]):
+class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted, UnitOfWork]):
     """``psc.inquiries.events``: a new inquiry goes to the queue of the network that serves the school."""
 
     name = "inquiry-submitted"

@@ -1,10 +1,16 @@
-"""One transaction around a change and the events it causes (the outbox rows go in at commit, in one statement)."""
+"""One transaction around a change and the events it causes (the outbox rows go in at commit, in one statement).
+
+Each service subclasses ``UnitOfWork`` in its own ``unit_of_work.py`` to put its repositories on the transaction's
+connection (``uow.inquiries``), and declares a Protocol of what its use cases need, so the use cases run unchanged
+against an in-memory fake in unit tests (see docs/architecture.md, "Use cases and their seams").
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
 from types import TracebackType
+from typing import Protocol, Self, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -13,12 +19,19 @@ from asyncpg.pool import PoolConnectionProxy
 from shared.contracts.envelope import Event, kafka_headers
 
 
+class Outbox(Protocol):
+    """What a use case needs to announce what happened: queue an event, published only if the change commits."""
+
+    def emit(self, topic: str, event: Event) -> None: ...
+
+
 class UnitOfWork:
     """``async with UnitOfWork(pool) as uow``: commits on a clean exit, rolls back on an exception.
 
-    ``uow.conn`` is the transaction's connection for the repository functions; ``uow.emit`` queues an event for the
-    outbox. ``on_commit`` is called after every commit: the local relay (and e.g. notify's dispatcher, which has
-    work to do even when no event was emitted) wakes at once instead of at its next poll.
+    ``uow.conn`` is the transaction's connection; a service's subclass builds its repositories on it in
+    ``_bind``. ``uow.emit`` queues an event for the outbox. ``on_commit`` is called after every commit: the local
+    relay (and e.g. notify's dispatcher, which has work to do even when no event was emitted) wakes at once instead
+    of at its next poll.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None) -> None:
@@ -37,10 +50,26 @@ class UnitOfWork:
     def emit(self, topic: str, event: Event) -> None:
         self._pending.append((topic, event))
 
-    async def __aenter__(self) -> UnitOfWork:
+    def _bind(self, conn: PoolConnectionProxy) -> None:
+        """Put the service's repositories on the transaction's connection (subclasses)."""
+
+    async def claim_inbox(self, *, subscriber: str, event_ids: list[UUID]) -> set[UUID]:
+        """Record these events as applied by ``subscriber``; return the ones not applied before (in one statement)."""
+        if not event_ids:
+            return set()
+        rows = await self.conn.fetch(
+            "INSERT INTO inbox (subscriber, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING"
+            " RETURNING event_id",
+            subscriber,
+            event_ids,
+        )
+        return {row["event_id"] for row in rows}
+
+    async def __aenter__(self) -> Self:
         self._conn = await self._pool.acquire()
         self._tx = self._conn.transaction()
         await self._tx.start()
+        self._bind(self._conn)
         return self
 
     async def __aexit__(
@@ -84,14 +113,11 @@ class UnitOfWork:
         )
 
 
-async def claim_inbox(conn: PoolConnectionProxy, *, subscriber: str, event_ids: list[UUID]) -> set[UUID]:
-    """Record these events as applied by ``subscriber``; return the ones not applied before (in one statement)."""
-    if not event_ids:
-        return set()
-    rows = await conn.fetch(
-        "INSERT INTO inbox (subscriber, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING"
-        " RETURNING event_id",
-        subscriber,
-        event_ids,
-    )
-    return {row["event_id"] for row in rows}
+U = TypeVar("U", bound=UnitOfWork)
+U_co = TypeVar("U_co", bound=UnitOfWork, covariant=True)
+
+
+class UnitOfWorkFactory(Protocol[U_co]):
+    """A service's unit-of-work class, or anything called like it."""
+
+    def __call__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None) -> U_co: ...

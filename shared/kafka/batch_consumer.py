@@ -1,4 +1,5 @@
-"""Consuming a batch of records the way DESIGN.md asks, so each service's handler only says what its effect is.
+"""Consuming a batch of records with the delivery guarantees of docs/architecture.md, so each service's subscriber
+only says how to read a record and which use case applies it.
 
 For each batch:
 1. every record is parsed on its own: one bad record never fails its neighbours. Records the subscriber does not
@@ -29,7 +30,7 @@ from faststream.middlewares import AckPolicy
 from structlog.contextvars import bound_contextvars
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from shared.db.unit_of_work import UnitOfWork, claim_inbox
+from shared.db.unit_of_work import UnitOfWork
 from shared.kafka.dead_letters import DeadLetters
 from shared.kafka.records import InvalidMessage
 from shared.logging import get_logger
@@ -37,6 +38,8 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 M = TypeVar("M")
+U = TypeVar("U", bound=UnitOfWork)
+U_contra = TypeVar("U_contra", contravariant=True)
 
 TRANSIENT_FAULTS: tuple[type[BaseException], ...] = (
     OSError,
@@ -58,10 +61,15 @@ class Incoming(Generic[M]):
     message: M
 
 
-class Subscriber(Protocol[M]):
-    """What a service writes for one subscription; ``BatchConsumer`` does the rest."""
+class Subscriber(Protocol[M, U_contra]):
+    """What a service writes for one subscription (its ``subscribers.py``); ``BatchConsumer`` does the rest.
 
-    name: str
+    ``U_contra`` is the unit of work its use cases take: the service's own, with its repositories on it.
+    """
+
+    @property
+    def name(self) -> str:
+        """Names the subscription: its consumer group, inbox rows and log lines."""
 
     def parse(self, record: ConsumerRecord) -> M | None:
         """The message, None to skip it, or raise InvalidMessage."""
@@ -69,28 +77,28 @@ class Subscriber(Protocol[M]):
     def dedup_id(self, message: M) -> UUID | None:
         """Inbox key (normally the event id); None when the handler deduplicates by itself."""
 
-    async def handle(self, uow: UnitOfWork, batch: list[Incoming[M]]) -> None:
+    async def handle(self, uow: U_contra, batch: list[Incoming[M]]) -> None:
         """Apply the messages (each new to this subscriber) inside ``uow``'s transaction."""
 
-    async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
+    async def reject(self, uow: U_contra, record: ConsumerRecord, error: InvalidMessage) -> bool:
         """Answer an invalid record inside the transaction; False sends it to the dead-letter topic."""
 
 
-class BatchConsumer(Generic[M]):
+class BatchConsumer(Generic[M, U]):
+    """Applies a subscriber's batches, each in a fresh ``unit_of_work()`` (a transaction with the inbox rows)."""
+
     def __init__(
         self,
-        subscriber: Subscriber[M],
+        subscriber: Subscriber[M, U],
         *,
-        pool: asyncpg.Pool,
+        unit_of_work: Callable[[], U],
         dead_letters: DeadLetters,
-        on_commit: Callable[[], None] | None = None,
         retry_attempts: int = 5,
         retry_max_wait: float = 5.0,
     ) -> None:
         self.subscriber = subscriber
-        self._pool = pool
+        self._unit_of_work = unit_of_work
         self._dead_letters = dead_letters
-        self._on_commit = on_commit
         self._retry_attempts = retry_attempts
         self._retry_max_wait = retry_max_wait
 
@@ -149,7 +157,7 @@ class BatchConsumer(Generic[M]):
         self, parsed: list[Incoming[M]], invalid: list[tuple[ConsumerRecord, InvalidMessage]]
     ) -> list[tuple[ConsumerRecord, InvalidMessage]]:
         to_park: list[tuple[ConsumerRecord, InvalidMessage]] = []
-        async with UnitOfWork(self._pool, on_commit=self._on_commit) as uow:
+        async with self._unit_of_work() as uow:
             fresh = await self._not_applied_before(uow, parsed)
             if fresh:
                 await self.subscriber.handle(uow, fresh)
@@ -158,10 +166,10 @@ class BatchConsumer(Generic[M]):
                     to_park.append((record, error))
         return to_park
 
-    async def _not_applied_before(self, uow: UnitOfWork, parsed: list[Incoming[M]]) -> list[Incoming[M]]:
+    async def _not_applied_before(self, uow: U, parsed: list[Incoming[M]]) -> list[Incoming[M]]:
         keyed = [(self.subscriber.dedup_id(item.message), item) for item in parsed]
         ids = [key for key, _ in keyed if key is not None]
-        fresh_ids = await claim_inbox(uow.conn, subscriber=self.subscriber.name, event_ids=ids) if ids else set()
+        fresh_ids = await uow.claim_inbox(subscriber=self.subscriber.name, event_ids=ids) if ids else set()
         out: list[Incoming[M]] = []
         for key, item in keyed:
             if key is None:
@@ -177,7 +185,7 @@ class BatchConsumer(Generic[M]):
 
 def subscribe_batch(
     broker: KafkaBroker,
-    consumer: BatchConsumer[M],
+    consumer: BatchConsumer[M, U],
     *,
     topic: str,
     group_id: str,

@@ -10,16 +10,17 @@ from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
 
 from shared.contracts.envelope import Event, declared_event_type, event_parser, field_errors
-from shared.db.unit_of_work import UnitOfWork
 from shared.kafka import records
 from shared.kafka.batch_consumer import Incoming
 from shared.kafka.records import InvalidMessage
 
 E = TypeVar("E", bound=Event)
+U = TypeVar("U")
 
 
-class EventSubscriber(ABC, Generic[E]):
-    """Subclasses name themselves, list the event classes they handle, and write ``handle``.
+class EventSubscriber(ABC, Generic[E, U]):
+    """Subclasses name themselves, list the event classes they handle, and write ``handle`` (which calls the use
+    case with ``U``, the service's unit of work).
 
     An event of a type not listed is skipped (other consumers' business, or a newer type this version does not know);
     a listed type that fails validation goes to the dead-letter topic.
@@ -48,7 +49,7 @@ class EventSubscriber(ABC, Generic[E]):
         return message.event_id
 
     @abstractmethod
-    async def handle(self, uow: UnitOfWork, batch: list[Incoming[E]]) -> None: ...
+    async def handle(self, uow: U, batch: list[Incoming[E]]) -> None: ...
 
-    async def reject(self, uow: UnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
+    async def reject(self, uow: U, record: ConsumerRecord, error: InvalidMessage) -> bool:
         return False

@@ -131,7 +131,7 @@ async def test_committed_events_are_published_in_order_and_rolled_back_ones_neve
     assert unpublished == 0
 
 
-class RecordsMarkers(EventSubscriber[SomethingHappened]):
+class RecordsMarkers(EventSubscriber[SomethingHappened, UnitOfWork]):
     """Applies each event by counting its marker; 'poison' fails every time, 'flaky' fails once (transiently)."""
 
     name = "records-markers"
@@ -179,7 +179,10 @@ async def test_a_redelivered_event_changes_nothing_and_a_poison_message_is_parke
 
     broker = create_broker(platform, client_id="test")
     consumer = BatchConsumer(
-        RecordsMarkers(), pool=pool, dead_letters=DeadLetters(producer, topic=dead), retry_max_wait=0.2
+        RecordsMarkers(),
+        unit_of_work=lambda: UnitOfWork(pool),
+        dead_letters=DeadLetters(producer, topic=dead),
+        retry_max_wait=0.2,
     )
     subscribe_batch(broker, consumer, topic=topic, group_id=f"test-{uuid.uuid4().hex[:6]}")
     await broker.start()
@@ -207,7 +210,9 @@ async def test_a_redelivery_after_a_crash_before_the_offset_commit_applies_nothi
     event = happened("crash-then-redelivered")
     await send(producer, topic, to_bytes(event), kafka_headers(event))
     records = await read_all(platform, topic, expect=1)
-    consumer = BatchConsumer(RecordsMarkers(), pool=pool, dead_letters=DeadLetters(producer, topic=dead))
+    consumer = BatchConsumer(
+        RecordsMarkers(), unit_of_work=lambda: UnitOfWork(pool), dead_letters=DeadLetters(producer, topic=dead)
+    )
     await consumer.process(records)  # applied, but suppose the process died before committing the offset ...
     await consumer.process(records)  # ... so the broker hands the same record over again
     assert await pool.fetchval("SELECT times FROM applied WHERE marker = $1", "crash-then-redelivered") == 1

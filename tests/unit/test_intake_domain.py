@@ -1,22 +1,13 @@
 """Intake's pure rules."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import uuid4
+
+from fakes.intake import NOW, SUBMISSION
 
 from services.intake import domain
 from services.intake.domain import Assignment, NewSubmission
-from shared.contracts.inquiries import InquirySubmission, SubmitInquiry
-
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-SUBMISSION = InquirySubmission.model_validate(
-    {
-        "parent": {"name": "Ana Lopez", "email": "ana@example.org"},
-        "student": {"school_id": 609794, "grade": "K"},
-        "category": "attendance",
-        "description": "Absences marked wrongly.",
-        "channel": "walk_in",
-    }
-)
+from shared.contracts.inquiries import SubmitInquiry
 
 
 def test_reference_numbers_carry_the_year_and_a_padded_sequence() -> None:
@@ -39,8 +30,9 @@ def test_the_same_content_has_the_same_fingerprint_and_different_content_does_no
 
 
 def test_a_late_older_assignment_does_not_replace_a_newer_one() -> None:
-    newer = Assignment("network-4", "Network 4", "network", "psa", NOW + timedelta(days=2), None)
-    older = Assignment("network-4", "Network 4", "network", "network", NOW + timedelta(minutes=1), None)
+    network_4 = {"network_id": "network-4", "network_name": "Network 4", "queue": "network", "due_at": None}
+    newer = Assignment(**network_4, tier="psa", assigned_at=NOW + timedelta(days=2))
+    older = Assignment(**network_4, tier="network", assigned_at=NOW + timedelta(minutes=1))
     assert domain.newer_assignment(domain.newer_assignment(None, newer), older) == newer
 
 

@@ -1,0 +1,42 @@
+"""Intake's unit of work: what its use cases need (Protocols, so an in-memory fake can stand in for PostgreSQL in unit
+tests) and the PostgreSQL one the service runs with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+from uuid import UUID
+
+from asyncpg.pool import PoolConnectionProxy
+
+from services.intake.domain import Assignment, Inquiry
+from services.intake.repository import InquiryRepository
+from shared.db.unit_of_work import Outbox, UnitOfWork
+
+
+class Inquiries(Protocol):
+    async def next_reference_numbers(self, *, count: int) -> list[int]: ...
+
+    async def claim_keys(self, *, claims: Sequence[tuple[str, str, UUID]]) -> set[UUID]: ...
+
+    async def find_keys(self, *, keys: Sequence[str]) -> dict[str, tuple[str, UUID]]: ...
+
+    async def add(self, *, inquiries: Sequence[Inquiry]) -> None: ...
+
+    async def get(self, *, inquiry_id: UUID | None = None, reference: str | None = None) -> Inquiry | None: ...
+
+    async def assignments_for_update(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Assignment | None]: ...
+
+    async def save_assignments(self, *, assignments: Mapping[UUID, Assignment]) -> None: ...
+
+
+class IntakeUnitOfWork(Outbox, Protocol):
+    @property
+    def inquiries(self) -> Inquiries: ...
+
+
+class PostgresIntakeUnitOfWork(UnitOfWork):
+    inquiries: InquiryRepository
+
+    def _bind(self, conn: PoolConnectionProxy) -> None:
+        self.inquiries = InquiryRepository(conn)
