@@ -28,6 +28,7 @@ from shared.settings import PlatformSettings
 HOST = "127.0.0.1"
 SERVICES = ("intake", "routing", "notify", "catalog")
 DATABASE = "psc"
+# The development Twilio account: the stack gives it to notify (PSC_NOTIFY_SMS_ACCOUNT_SID), which has no default.
 SMS_ACCOUNT_SID = "ACpscdevelopment0000000000000000"
 
 

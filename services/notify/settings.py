@@ -20,7 +20,7 @@ class NotifySettings(ServiceSettings):
     mail_from: str = Field("Parent Support Center <parentsupport@district.example>", description="From header")
 
     sms_api_url: str = Field("http://127.0.0.1:8030", description="Base URL of a Twilio-compatible REST API")
-    sms_account_sid: str = "ACpscdevelopment0000000000000000"
+    sms_account_sid: str = Field(description="Twilio account SID; no default: never a placeholder in production")
     sms_auth_token: SecretStr = SecretStr("development")
     sms_from: str = Field("+13125550100", description="Sender number for texts (E.164)")
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from devstack.mailcatcher import serve_mailcatcher
 from devstack.processes import free_port
 from devstack.smssink import serve_smssink
+from devstack.stack import SMS_ACCOUNT_SID
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
 from services.notify.app import create_app as create_notify
@@ -69,6 +70,7 @@ async def apps(
                 platform=platform,
                 smtp_port=sinks["smtp"],
                 sms_api_url=f"http://127.0.0.1:{sinks['sms']}",
+                sms_account_sid=SMS_ACCOUNT_SID,
             ),
             clock=clock,
         ),

@@ -19,9 +19,9 @@ import pytest
 import pytest_asyncio
 
 from devstack.smssink import count_segments, serve_smssink
+from devstack.stack import SMS_ACCOUNT_SID as ACCOUNT
 
 HOST = "127.0.0.1"
-ACCOUNT = "ACpscdevelopment0000000000000000"
 TOKEN = "development"
 SENDER = "+15555550100"
 PARENT = "+15555550123"
