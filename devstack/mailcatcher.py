@@ -34,7 +34,7 @@ from fastapi import Body, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from devstack.bounded_store import DEFAULT_CAPACITY, BoundedStore
-from devstack.serving import run_until_signalled, start_http, stop_http
+from devstack.serving import run_as_process, serve_until_cancelled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 
@@ -397,11 +397,7 @@ async def serve_mailcatcher(*, host: str, smtp_port: int, http_port: int, ready:
         http_server, http_task = await start_http(create_app(store), host=host, port=http_port, name="mailcatcher-http")
         try:
             log.info("mail catcher listening: smtp %s:%d, http %s:%d", host, smtp_port, host, http_port)
-            if ready is not None:
-                ready.set()
-            # asyncio.wait, not await: a cancel must reach us, not the uvicorn task, so it can stop gracefully.
-            await asyncio.wait([http_task])
-            http_task.result()
+            await serve_until_cancelled(http_task, ready)
         finally:
             await stop_http(http_server, http_task)
     finally:
@@ -422,14 +418,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        asyncio.run(
-            run_until_signalled(serve_mailcatcher(host=args.host, smtp_port=args.smtp_port, http_port=args.http_port))
-        )
-    except OSError as exc:
-        log.error("mail catcher could not start: %s", exc)
-        raise SystemExit(1) from None
+    run_as_process(
+        "mail catcher", serve_mailcatcher(host=args.host, smtp_port=args.smtp_port, http_port=args.http_port)
+    )
 
 
 if __name__ == "__main__":

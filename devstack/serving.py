@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 from collections.abc import Coroutine, Iterator
@@ -12,6 +13,8 @@ from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
 
 
 class LoopOwnedServer(uvicorn.Server):
@@ -58,6 +61,26 @@ async def stop_http(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def serve_until_cancelled(task: asyncio.Task[None], ready: asyncio.Event | None = None) -> None:
+    """Set ``ready`` (the server listens), then wait until the server task fails or we are cancelled."""
+    if ready is not None:
+        ready.set()
+    # asyncio.wait, not await: a cancel must reach us, not the uvicorn task, so the caller can stop it gracefully.
+    await asyncio.wait([task])
+    task.result()
+
+
+def run_as_process(name: str, server: Coroutine[Any, Any, None]) -> None:
+    """``main`` of a sink run as a process: log to stderr, end normally on SIGTERM or SIGINT, exit 1 if it cannot
+    listen (a port in use)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(run_until_signalled(server))
+    except OSError as exc:
+        log.error("%s could not start: %s", name, exc)
+        raise SystemExit(1) from None
 
 
 async def run_until_signalled(server: Coroutine[Any, Any, None]) -> None:

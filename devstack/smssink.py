@@ -38,7 +38,7 @@ from fastapi import BackgroundTasks, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from devstack.bounded_store import DEFAULT_CAPACITY, BoundedStore
-from devstack.serving import run_until_signalled, start_http, stop_http
+from devstack.serving import run_as_process, serve_until_cancelled, start_http, stop_http
 
 log = logging.getLogger(__name__)
 
@@ -376,11 +376,7 @@ async def serve_smssink(
     )
     try:
         log.info("SMS sink listening on %s:%d", host, port)
-        if ready is not None:
-            ready.set()
-        # asyncio.wait, not await: a cancel must reach us, not the uvicorn task, so it can stop gracefully.
-        await asyncio.wait([task])
-        task.result()
+        await serve_until_cancelled(task, ready)
     finally:
         await stop_http(server, task)
         log.info("SMS sink stopped")
@@ -398,13 +394,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = serve_smssink(host=args.host, port=args.port, status_callbacks=not args.no_status_callbacks)
-    try:
-        asyncio.run(run_until_signalled(server))
-    except OSError as exc:
-        log.error("SMS sink could not start: %s", exc)
-        raise SystemExit(1) from None
+    run_as_process(
+        "SMS sink", serve_smssink(host=args.host, port=args.port, status_callbacks=not args.no_status_callbacks)
+    )
 
 
 if __name__ == "__main__":
