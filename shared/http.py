@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
+from shared.admission import AdmissionControl
 from shared.contracts.envelope import FieldError, field_errors_of
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -68,14 +69,21 @@ def create_http_app(
     title: str,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    max_in_flight: int = 64,
+    retry_after_seconds: int = 1,
 ) -> FastAPI:
+    """The service's FastAPI app; past ``max_in_flight`` requests at once, 503 with ``Retry-After`` (see
+    ``shared.admission``)."""
     app = FastAPI(
         title=title,
         description=description,
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(authorize)],
-        responses={422: {"model": ValidationProblem, "description": "The fields refused and why"}},
+        responses={
+            422: {"model": ValidationProblem, "description": "The fields refused and why"},
+            503: {"model": Problem, "description": "Too many requests in flight: retry after Retry-After seconds"},
+        },
     )
 
     @app.middleware("http")
@@ -110,4 +118,9 @@ def create_http_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    # Added last, so it is the outermost of the app's middleware: a shed request costs no routing, validation or
+    # correlation-id work.
+    app.add_middleware(
+        AdmissionControl, service=service, max_in_flight=max_in_flight, retry_after_seconds=retry_after_seconds
+    )
     return app

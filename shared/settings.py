@@ -55,6 +55,10 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_max_in_flight: int = Field(
+        64, ge=1, description="Requests handled at once by one process; past it, 503 with Retry-After at once"
+    )
+    http_retry_after_seconds: int = Field(1, ge=1, description="The Retry-After of a shed request")
     outbox_batch_size: int = Field(500, ge=1, description="Rows the relay publishes per round")
     consumer_max_records: int = Field(500, ge=1, description="Largest batch a subscriber handles in one transaction")
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
