@@ -17,6 +17,7 @@ import phonenumbers
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints, field_validator
 
 from shared.contracts.envelope import Event, FieldError, FrozenModel
+from shared.contracts.phones import dialable
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
 
 
@@ -133,13 +134,8 @@ class PhoneDetails(FrozenModel):
 
     @field_validator("number")
     @classmethod
-    def _dialable(cls, value: str) -> str:
-        try:
-            number = phonenumbers.parse(value, "US")
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError("is not a phone number") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError("is not a valid phone number")
+    def _as_people_read_it(cls, value: str) -> str:
+        number = dialable(value)
         # Shown to parents: a local number reads the local way, any other in international form.
         form = (
             phonenumbers.PhoneNumberFormat.NATIONAL

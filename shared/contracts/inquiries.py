@@ -12,6 +12,7 @@ import phonenumbers
 from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from shared.contracts.envelope import Event, FieldError, FrozenModel, InquiryEvent
+from shared.contracts.phones import dialable
 
 
 class Language(StrEnum):
@@ -64,13 +65,7 @@ class ParentContact(FrozenModel):
     def _phone_in_e164(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        try:
-            number = phonenumbers.parse(value, "US")
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError("is not a phone number") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError("is not a valid phone number")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return phonenumbers.format_number(dialable(value), phonenumbers.PhoneNumberFormat.E164)
 
     @model_validator(mode="after")
     def _reachable(self) -> ParentContact:

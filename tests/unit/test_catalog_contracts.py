@@ -16,6 +16,7 @@ from shared.contracts.catalog import (
     UpsertResource,
 )
 from shared.contracts.envelope import field_errors
+from shared.contracts.inquiries import ParentContact
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES
 
 
@@ -79,3 +80,21 @@ def test_an_upsert_command_names_its_service_with_a_readable_id() -> None:
         "categories": ["special_education"],
     }
     assert refused_fields(UpsertResource, body) == ["service_id"]
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"), [("call me", "is not a phone number"), ("555", "is not a valid phone number")]
+)
+def test_a_directory_number_and_a_parents_mobile_are_refused_for_the_same_reasons(number: str, reason: str) -> None:
+    for model, data, field in (
+        (PhoneDetails, {"number": number}, "number"),
+        (ParentContact, {"name": "Ana", "mobile_phone": number}, "mobile_phone"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            model.model_validate(data)
+        assert [(e.field, e.reason) for e in field_errors(refused.value)] == [(field, reason)]
+
+
+def test_each_contract_writes_a_number_in_its_own_form() -> None:
+    assert PhoneDetails(number="+44 20 7946 0958").number == "+44 20 7946 0958"
+    assert ParentContact(name="Ana", mobile_phone="(312) 555-0147").mobile_phone == "+13125550147"
