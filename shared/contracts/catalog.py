@@ -16,7 +16,7 @@ from uuid import UUID
 import phonenumbers
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints, field_validator
 
-from shared.contracts.envelope import Event, FieldError, FrozenModel
+from shared.contracts.envelope import Event, FrozenModel, Rejection
 from shared.contracts.phones import dialable
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
 
@@ -226,24 +226,14 @@ class LookupReplied(Event):
         return self.correlation_id
 
 
-class _Rejection(Event):
-    errors: list[FieldError] = Field(description="Each field refused and why")
-    origin_topic: str = Field(description="Topic the refused message came from")
-    origin_partition: int = Field(description="Partition the refused message came from")
-    origin_offset: int = Field(description="Offset of the refused message")
-
-    def partition_key(self) -> str:
-        return self.correlation_id
-
-
-class LookupRejected(_Rejection):
+class LookupRejected(Rejection):
     """A lookup request was refused; it sits on the reply topic the request named (if allowed) or the default one."""
 
     event_type: Literal["catalog.lookup_rejected"] = "catalog.lookup_rejected"
     request_id: UUID | None = Field(None, description="The request's id, if it could be read")
 
 
-class ResourceUpsertRejected(_Rejection):
+class ResourceUpsertRejected(Rejection):
     """An ``UpsertResource`` command was refused; nothing was stored."""
 
     event_type: Literal["catalog.resource_upsert_rejected"] = "catalog.resource_upsert_rejected"

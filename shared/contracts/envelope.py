@@ -74,6 +74,19 @@ class FieldError(FrozenModel):
     reason: str = Field(description="Why it was refused, for a person to read")
 
 
+class Rejection(Event):
+    """A message was refused: each field and why, and where the message stood. Keyed by the sender's correlation id,
+    so the answers to one sender stay in order on one partition."""
+
+    errors: list[FieldError] = Field(description="Each field refused and why")
+    origin_topic: str = Field(description="Topic the refused message came from")
+    origin_partition: int = Field(description="Partition the refused message came from")
+    origin_offset: int = Field(description="Offset of the refused message")
+
+    def partition_key(self) -> str:
+        return self.correlation_id
+
+
 def field_errors(error: ValidationError) -> list[FieldError]:
     """Turn pydantic's errors into field/reason pairs (the same on HTTP and on Kafka)."""
     return field_errors_of(error.errors(include_input=False, include_url=False))

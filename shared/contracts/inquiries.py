@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from shared.contracts.envelope import Event, FieldError, FrozenModel, InquiryEvent
+from shared.contracts.envelope import FrozenModel, InquiryEvent, Rejection
 from shared.contracts.phones import dialable
 
 
@@ -117,15 +117,8 @@ class InquirySubmitted(InquiryEvent):
     submitted_by: str | None = None
 
 
-class SubmissionRejected(Event):
+class SubmissionRejected(Rejection):
     """A submission on the submissions topic was refused; nothing was stored."""
 
     event_type: Literal["inquiry.submission_rejected"] = "inquiry.submission_rejected"
-    errors: list[FieldError] = Field(description="Each field refused and why")
     idempotency_key: str | None = Field(None, description="The submitter's idempotency key, if it could be read")
-    origin_topic: str = Field(description="Topic the submission came from")
-    origin_partition: int = Field(description="Partition the submission came from")
-    origin_offset: int = Field(description="Offset of the submission")
-
-    def partition_key(self) -> str:
-        return self.correlation_id

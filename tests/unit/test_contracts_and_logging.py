@@ -1,13 +1,15 @@
 """The event contract and the log redaction: pure, no I/O."""
 
+import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts.envelope import event_parser, field_errors, kafka_headers
-from shared.contracts.inquiries import InquirySubmission, InquirySubmitted, SubmitInquiry
+from shared.contracts.catalog import LookupRejected, ResourceUpsertRejected
+from shared.contracts.envelope import FieldError, Rejection, event_parser, field_errors, kafka_headers
+from shared.contracts.inquiries import InquirySubmission, InquirySubmitted, SubmissionRejected, SubmitInquiry
 from shared.contracts.routing import InquiryAssigned
 from shared.logging import REDACTED, redact
 
@@ -98,3 +100,21 @@ def test_personal_data_is_redacted_by_key_and_by_shape() -> None:
     assert "553-1800" not in logged["note"] and "ana@" not in logged["note"]
     assert logged["inquiry_id"] == "123e4567-e89b-12d3-a456-426614174000"
     assert logged["offset"] == 1234567890
+
+
+@pytest.mark.parametrize("rejection", [SubmissionRejected, LookupRejected, ResourceUpsertRejected])
+def test_every_rejection_says_where_the_refused_message_stood_and_is_keyed_by_the_senders_id(
+    rejection: type[Rejection],
+) -> None:
+    event = rejection(
+        occurred_at=datetime.now(UTC),
+        correlation_id="c-9",
+        errors=[FieldError(field="limit", reason="too small")],
+        origin_topic="psc.catalog.lookups",
+        origin_partition=2,
+        origin_offset=41,
+    )
+    sent = json.loads(event.model_dump_json())
+    assert (sent["origin_topic"], sent["origin_partition"], sent["origin_offset"]) == ("psc.catalog.lookups", 2, 41)
+    assert sent["errors"] == [{"field": "limit", "reason": "too small"}]
+    assert event.partition_key() == "c-9"
