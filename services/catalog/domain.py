@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from shared.contracts.catalog import (
+    DirectoryOnlyCategory,
     LanguageCode,
     LocationDetails,
     LookupReplied,
@@ -30,25 +31,27 @@ from shared.contracts.catalog import (
     ServiceDetails,
 )
 from shared.contracts.envelope import FieldError, FrozenModel
+from shared.contracts.inquiries import InquiryCategory
 
 # --- Taxonomy -----------------------------------------------------------------------------------------------------
 
 VOCABULARY = "psc-category"
 
-CATEGORY_NAMES: Mapping[ResourceCategory, str] = {
-    ResourceCategory.SPECIAL_EDUCATION: "Special education and disability supports",
-    ResourceCategory.ATTENDANCE: "Attendance",
-    ResourceCategory.ENROLLMENT: "Enrollment and school choice",
-    ResourceCategory.TRANSPORTATION: "Transportation",
-    ResourceCategory.SAFETY_AND_BULLYING: "Safety and bullying",
-    ResourceCategory.ACADEMICS: "Academics",
-    ResourceCategory.HEALTH_AND_WELLNESS: "Health and wellness",
-    ResourceCategory.OTHER: "Other",
-    ResourceCategory.COMMUNITY_PARTNERS: "Community partners",
-    ResourceCategory.LANGUAGE_ACCESS: "Language access, interpretation and translation",
-    ResourceCategory.FAMILY_ENGAGEMENT: "Family engagement",
+CATEGORY_NAMES: Mapping[str, str] = {
+    InquiryCategory.SPECIAL_EDUCATION: "Special education and disability supports",
+    InquiryCategory.ATTENDANCE: "Attendance",
+    InquiryCategory.ENROLLMENT: "Enrollment and school choice",
+    InquiryCategory.TRANSPORTATION: "Transportation",
+    InquiryCategory.SAFETY_AND_BULLYING: "Safety and bullying",
+    InquiryCategory.ACADEMICS: "Academics",
+    InquiryCategory.HEALTH_AND_WELLNESS: "Health and wellness",
+    InquiryCategory.OTHER: "Other",
+    DirectoryOnlyCategory.COMMUNITY_PARTNERS: "Community partners",
+    DirectoryOnlyCategory.LANGUAGE_ACCESS: "Language access, interpretation and translation",
+    DirectoryOnlyCategory.FAMILY_ENGAGEMENT: "Family engagement",
 }
-"""Display names of the taxonomy terms; their words are searchable (a search for 'disability' finds PEP)."""
+"""Display names of the taxonomy terms by code (a ``ResourceCategory``'s value); their words are searchable (a
+search for 'disability' finds PEP)."""
 
 
 @dataclass(frozen=True)

@@ -17,24 +17,30 @@ import phonenumbers
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints, field_validator
 
 from shared.contracts.envelope import Event, FrozenModel, Rejection
+from shared.contracts.inquiries import InquiryCategory
 from shared.contracts.phones import dialable
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
 
 
-class ResourceCategory(StrEnum):
-    """Taxonomy codes (vocabulary 'psc-category'): the inquiry categories plus what only the directory files under."""
+class DirectoryOnlyCategory(StrEnum):
+    """What the directory files services under beyond the categories of parents' inquiries."""
 
-    SPECIAL_EDUCATION = "special_education"
-    ATTENDANCE = "attendance"
-    ENROLLMENT = "enrollment"
-    TRANSPORTATION = "transportation"
-    SAFETY_AND_BULLYING = "safety_and_bullying"
-    ACADEMICS = "academics"
-    HEALTH_AND_WELLNESS = "health_and_wellness"
-    OTHER = "other"
     COMMUNITY_PARTNERS = "community_partners"
     LANGUAGE_ACCESS = "language_access"
     FAMILY_ENGAGEMENT = "family_engagement"
+
+
+# Built from the two, so a new inquiry category is a resource category at once. mypy knows an enum's members by name
+# only when they are written out in it: it checks ResourceCategory as a type; reach a member by its value
+# (ResourceCategory("attendance")) or through the enum that declares it (InquiryCategory.ATTENDANCE equals it).
+ResourceCategory = StrEnum(  # type: ignore[misc]
+    "ResourceCategory",
+    [(category.name, category.value) for category in (*InquiryCategory, *DirectoryOnlyCategory)],
+    module=__name__,
+)
+ResourceCategory.__doc__ = (
+    "Taxonomy codes (vocabulary 'psc-category'): the inquiry categories plus what only the directory files under."
+)
 
 
 ResourceId = Annotated[
@@ -168,7 +174,9 @@ class ResourceUpsert(FrozenModel):
     locations: list[LocationDetails] = Field(default_factory=list, max_length=50, description="Where it is offered")
     phones: list[PhoneDetails] = Field(default_factory=list, max_length=20, description="The main number first")
     languages: list[LanguageCode] = Field(min_length=1, max_length=50, description="ISO 639-1 codes it is offered in")
-    categories: list[ResourceCategory] = Field(min_length=1, max_length=11, description="The main category first")
+    categories: list[ResourceCategory] = Field(
+        min_length=1, max_length=len(ResourceCategory), description="The main category first"
+    )
 
 
 class UpsertResource(ResourceUpsert):

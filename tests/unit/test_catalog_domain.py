@@ -157,12 +157,6 @@ def test_every_category_has_a_named_taxonomy_term_with_a_stable_id() -> None:
     assert domain.taxonomy_terms() == terms
 
 
-def test_the_inquiry_categories_are_all_resource_categories() -> None:
-    from shared.contracts.inquiries import InquiryCategory
-
-    assert {c.value for c in InquiryCategory} <= {c.value for c in ResourceCategory}
-
-
 def test_a_known_language_code_has_its_english_name() -> None:
     assert domain.language_name("ur") == "Urdu"
     assert domain.language_name("xx") is None
