@@ -32,6 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from shared.db.unit_of_work import UnitOfWork
 from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.raw_batches import keep_bodies_as_bytes, parse_raw_batch
 from shared.kafka.records import InvalidMessage
 from shared.logging import get_logger
 
@@ -213,5 +214,8 @@ def subscribe_batch(
         fetch_max_wait_ms=fetch_max_wait_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # Records reach ``process`` as the broker gave them, whatever their headers or bodies hold (raw_batches).
+        parser=parse_raw_batch,
+        decoder=keep_bodies_as_bytes,
         title=f"{group_id}:{consumer.subscriber.name}",
     )(on_batch)

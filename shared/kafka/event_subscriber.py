@@ -9,7 +9,7 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
 
-from shared.contracts.envelope import Event, declared_event_type, event_parser, field_errors
+from shared.contracts.envelope import Event, FieldError, declared_event_type, event_parser, field_errors
 from shared.kafka import records
 from shared.kafka.batch_consumer import Incoming
 from shared.kafka.records import InvalidMessage
@@ -23,7 +23,8 @@ class EventSubscriber(ABC, Generic[E, U]):
     case with ``U``, the service's unit of work).
 
     An event of a type not listed is skipped (other consumers' business, or a newer type this version does not know);
-    a listed type that fails validation goes to the dead-letter topic.
+    a listed type that fails validation, or carries a version other than the one its class declares, goes to the
+    dead-letter topic with the reason.
     """
 
     name: ClassVar[str]
@@ -41,9 +42,15 @@ class EventSubscriber(ABC, Generic[E, U]):
         if records.event_type_of(record) not in self._types:
             return None
         try:
-            return self._parser.validate_json(record.value)
+            event = self._parser.validate_json(record.value)
         except ValidationError as exc:
             raise InvalidMessage(field_errors(exc)) from exc
+        known = type(event).model_fields["version"].default
+        if event.version != known:
+            # Never applied as another version: a newer producer's event waits, parked, for a consumer that knows it.
+            reason = f"version {event.version} of {event.event_type} is not known here (this consumer reads {known})"
+            raise InvalidMessage([FieldError(field="version", reason=reason)])
+        return event
 
     def dedup_id(self, message: E) -> UUID | None:
         return message.event_id

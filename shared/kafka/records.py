@@ -21,11 +21,17 @@ class InvalidMessage(Exception):
         self.errors = errors
 
 
-def header(record: ConsumerRecord, name: str) -> str | None:
+def _raw_header(record: ConsumerRecord, name: str) -> bytes | None:
     for key, value in record.headers or ():
         if key == name and value:
-            return bytes(value).decode(errors="replace")
+            return bytes(value)
     return None
+
+
+def header(record: ConsumerRecord, name: str) -> str | None:
+    """A header as text, for echoing back (a correlation id): bytes that are not UTF-8 are replaced, not refused."""
+    raw = _raw_header(record, name)
+    return raw.decode(errors="replace") if raw is not None else None
 
 
 def body_field(record: ConsumerRecord, name: str) -> str | None:
@@ -39,8 +45,17 @@ def body_field(record: ConsumerRecord, name: str) -> str | None:
 
 
 def event_type_of(record: ConsumerRecord) -> str | None:
-    """From the header the outbox sets; from the body for producers that set no headers."""
-    return header(record, "event_type") or body_field(record, "event_type")
+    """From the header the outbox sets; from the body for producers that set no headers.
+
+    An ``event_type`` header that is not UTF-8 cannot say which event this is: InvalidMessage (the record is parked).
+    """
+    raw = _raw_header(record, "event_type")
+    if raw is None:
+        return body_field(record, "event_type")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage([FieldError(field="headers.event_type", reason="is not UTF-8 text")]) from exc
 
 
 def correlation_id_of(record: ConsumerRecord) -> str | None:

@@ -233,3 +233,36 @@ async def test_published_outbox_rows_past_retention_are_deleted_and_nothing_else
 
     left = {r["marker"] for r in await pool.fetch("SELECT payload->>'marker' AS marker FROM outbox")}
     assert left == {"new-published", "unpublished"}
+
+
+async def test_an_unreadable_event_type_header_or_an_unknown_version_is_parked_alone_and_neighbours_are_applied(
+    platform: PlatformSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    topic, dead = await new_topic(platform), await new_topic(platform)
+    before, traced, after = happened("before"), happened("odd-trace"), happened("after")
+    newer = happened("version-99")
+    unreadable = happened("unreadable-type")
+    await send(producer, topic, to_bytes(before), kafka_headers(before))
+    await send(producer, topic, to_bytes(traced), [*kafka_headers(traced), ("x-trace", b"\xff\xfe")])
+    await send(producer, topic, json.dumps(newer.model_dump(mode="json") | {"version": 99}).encode(), [])
+    await send(producer, topic, to_bytes(unreadable), [("event_type", b"\xff\xfe\x00")])
+    await send(producer, topic, to_bytes(after), kafka_headers(after))
+
+    broker = create_broker(platform, client_id="test")
+    consumer = BatchConsumer(
+        RecordsMarkers(), unit_of_work=lambda: UnitOfWork(pool), dead_letters=DeadLetters(producer, topic=dead)
+    )
+    subscribe_batch(broker, consumer, topic=topic, group_id=f"test-{uuid.uuid4().hex[:6]}")
+    await broker.start()
+    try:
+        applied = await wait_for_markers(pool, {"before", "odd-trace", "after"})
+    finally:
+        await broker.stop()
+    assert applied == {"before": 1, "odd-trace": 1, "after": 1}
+    assert await pool.fetchval("SELECT count(*) FROM applied WHERE marker IN ('version-99', 'unreadable-type')") == 0
+
+    parked = await read_all(platform, dead, expect=2)
+    reasons = {int(dict(r.headers)[dl.ORIGIN_OFFSET]): dict(r.headers)[dl.REASON].decode() for r in parked}
+    assert set(reasons) == {2, 3}
+    assert "version: version 99 of test.something_happened is not known here" in reasons[2]
+    assert "headers.event_type: is not UTF-8 text" in reasons[3]
