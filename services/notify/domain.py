@@ -1,4 +1,5 @@
-"""Notify's rules, pure and synchronous: whom to write to on which channel, and what a send attempt leaves behind."""
+"""Notify's rules, pure and synchronous: whom to write to on which channel, what a send attempt leaves behind, and
+the events that say so."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 from uuid import UUID
 
+from pydantic import BaseModel, Field
+
 from shared.contracts.inquiries import InquirySubmitted
+from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
 
 Channel = Literal["email", "sms"]
 ACKNOWLEDGMENT = "inquiry_received"
@@ -36,7 +40,9 @@ class Renderer(Protocol):
 
 
 @dataclass(frozen=True)
-class PlannedDelivery:
+class Delivery:
+    """One message to one recipient on one channel, on behalf of one event."""
+
     id: UUID
     dedup_key: str
     event_id: UUID
@@ -48,8 +54,33 @@ class PlannedDelivery:
     language: str
     subject: str | None
     body: str
+
+
+@dataclass(frozen=True)
+class PlannedDelivery(Delivery):
     status: Literal["pending", "suppressed"]
     reason: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery(Delivery):
+    """A delivery taken for sending; ``attempts`` counts this one."""
+
+    attempts: int
+
+
+class DeliveryEntry(BaseModel):
+    """One line of an inquiry's delivery log, as staff read it: no address."""
+
+    id: UUID
+    channel: str
+    template: str
+    language: str
+    status: str = Field(description="pending, sending, sent, failed or suppressed")
+    reason: str | None
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -144,3 +175,33 @@ def after_attempt(result: SendResult, *, attempts: int, max_attempts: int, now: 
     if result.permanent or attempts >= max_attempts:
         return AttemptOutcome("failed", None, result.error or "failed")
     return AttemptOutcome("pending", now + retry_delay(attempts), result.error)
+
+
+def settle(
+    delivery: ClaimedDelivery, result: SendResult, *, max_attempts: int, now: datetime
+) -> tuple[AttemptOutcome, NotificationSent | NotificationFailed | None]:
+    """What a send attempt leaves behind, and the event that says so (none while it is to be retried)."""
+    outcome = after_attempt(result, attempts=delivery.attempts, max_attempts=max_attempts, now=now)
+    if outcome.status == "sent":
+        return outcome, NotificationSent(**_about(delivery, now), provider_message_id=result.provider_message_id)
+    if outcome.status == "failed":
+        return outcome, NotificationFailed(**_about(delivery, now), reason=outcome.reason or "failed")
+    return outcome, None
+
+
+def notification_suppressed(delivery: PlannedDelivery, *, now: datetime) -> NotificationSuppressed:
+    """Why a planned message will not be sent (no consent, on the suppression list)."""
+    return NotificationSuppressed(**_about(delivery, now), reason=delivery.reason or "suppressed")
+
+
+def _about(delivery: Delivery, now: datetime) -> dict[str, object]:
+    """The fields every notification event carries: which delivery, never its address."""
+    return {
+        "inquiry_id": delivery.inquiry_id,
+        "occurred_at": now,
+        "correlation_id": delivery.correlation_id,
+        "delivery_id": delivery.id,
+        "channel": delivery.channel,
+        "template": delivery.template,
+        "language": delivery.language,
+    }

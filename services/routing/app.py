@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import holidays
 from fastapi import FastAPI
 
-from services.routing import api
+from services.routing import api, handlers
+from services.routing.api import RoutingContext
 from services.routing.domain import BusinessCalendar
-from services.routing.handlers import InquirySubmittedSubscriber, load_directory
 from services.routing.settings import RoutingSettings
+from services.routing.subscribers import InquirySubmittedSubscriber
+from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_EVENTS
-from shared.db.unit_of_work import UnitOfWork
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import ServiceRuntime, run_service, running_service
@@ -26,18 +27,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = get_logger(__name__)
 
 
-@dataclass
-class RoutingContext:
-    runtime: ServiceRuntime
-    clock: Clock
-    calendar: BusinessCalendar
-
-
 def business_calendar(settings: RoutingSettings) -> BusinessCalendar:
     return BusinessCalendar(
         timezone=settings.timezone,
         holidays=holidays.country_holidays("US", subdiv=settings.holiday_subdivision),
     )
+
+
+async def load_school_list(runtime: ServiceRuntime, schools_csv: Path) -> int:
+    """Read the district's school list and load it into the directory; the number of schools loaded."""
+    with schools_csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    async with runtime.unit_of_work(PostgresRoutingUnitOfWork) as uow:
+        loaded = await handlers.load_directory(uow, rows)
+    return loaded.schools
 
 
 def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -48,15 +51,15 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
-            loaded = await load_directory(runtime.pool, schools_csv=settings.schools_csv)
+            loaded = await load_school_list(runtime, settings.schools_csv)
             log.info("directory loaded", schools=loaded)
             runtime.subscribe(
                 InquirySubmittedSubscriber(clock=clock, calendar=calendar),
                 topic=INQUIRY_EVENTS,
-                unit_of_work=UnitOfWork,
+                unit_of_work=PostgresRoutingUnitOfWork,
             )
             await runtime.start()
-            app.state.routing = RoutingContext(runtime, clock, calendar)
+            app.state.context = RoutingContext(runtime, clock, calendar)
             yield
 
     app = create_http_app(

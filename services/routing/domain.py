@@ -52,6 +52,31 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class NetworkSummary:
+    """A network office (or the central queue) and how many schools in the directory it serves."""
+
+    id: str
+    name: str
+    kind: str
+    schools: int
+
+
+@dataclass(frozen=True)
+class AssignmentRecord:
+    """An assignment as stored, with the deadline of the tier that holds it now (None when that tier has none)."""
+
+    inquiry_id: UUID
+    category: str
+    school_id: int
+    network: Network
+    queue: Queue
+    tier: Tier
+    reason: AssignmentReason
+    assigned_at: datetime
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
 class RowProblem:
     line: int
     field: str

@@ -1,20 +1,20 @@
-"""Routing's handlers: assign each submitted inquiry; load the district's school list into the directory."""
+"""Routing's use cases. Each takes a unit of work with routing's repositories on it, calls the domain, saves, and
+emits events through the unit of work's outbox; transport (Kafka in ``subscribers.py``, HTTP in ``api.py``, the
+school list read at start in ``app.py``) calls them.
+"""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
-import asyncpg
-
-from services.routing import domain, repository
-from services.routing.domain import BusinessCalendar, SlaPolicy
-from shared.clock import Clock
+from services.routing import domain
+from services.routing.domain import AssignmentRecord, BusinessCalendar, NetworkSummary, RowProblem, School, SlaPolicy
+from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.topics import ROUTING_EVENTS
-from shared.db.unit_of_work import UnitOfWork
-from shared.kafka.batch_consumer import Incoming
-from shared.kafka.event_subscriber import EventSubscriber
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,43 +23,57 @@ log = get_logger(__name__)
 FALLBACK_POLICY = SlaPolicy(category="other", network_business_days=2, psa_business_days=2)
 
 
-class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted, UnitOfWork]):
-    """``psc.inquiries.events``: a new inquiry goes to the queue of the network that serves the school."""
+@dataclass(frozen=True)
+class DirectoryLoaded:
+    """How many schools went into the directory, and the rows of the school list left out."""
 
-    name = "inquiry-submitted"
-    handles = (InquirySubmitted,)
-
-    def __init__(self, *, clock: Clock, calendar: BusinessCalendar) -> None:
-        self._clock = clock
-        self._calendar = calendar
-
-    async def handle(self, uow: UnitOfWork, batch: list[Incoming[InquirySubmitted]]) -> None:
-        now = self._clock.now()
-        schools = await repository.get_schools(uow.conn, school_ids=[i.message.student.school_id for i in batch])
-        policies = await repository.get_sla_policies(uow.conn)
-        decided = [
-            domain.assign(
-                item.message,
-                school=schools.get(item.message.student.school_id),
-                policy=policies.get(item.message.category.value, FALLBACK_POLICY),
-                calendar=self._calendar,
-                now=now,
-            )
-            for item in batch
-        ]
-        new = await repository.insert_assignments(uow.conn, assignments=[assignment for assignment, _ in decided])
-        for assignment, event in decided:
-            if assignment.inquiry_id in new:
-                uow.emit(ROUTING_EVENTS, event)
+    schools: int
+    problems: list[RowProblem]
 
 
-async def load_directory(pool: asyncpg.Pool, *, schools_csv: Path) -> int:
-    """Upsert the school list into the directory; rows that fail validation are reported and left out."""
-    with schools_csv.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+async def assign_inquiries(
+    uow: RoutingUnitOfWork, events: Sequence[InquirySubmitted], *, calendar: BusinessCalendar, now: datetime
+) -> None:
+    """Give each new inquiry to the network that serves its school and emit ``inquiry.assigned``. An inquiry assigned
+    before (or twice in ``events``) keeps its first assignment and is announced once."""
+    schools = await uow.directory.get_schools(school_ids=[event.student.school_id for event in events])
+    policies = await uow.assignments.get_sla_policies()
+    decided = [
+        domain.assign(
+            event,
+            school=schools.get(event.student.school_id),
+            policy=policies.get(event.category.value, FALLBACK_POLICY),
+            calendar=calendar,
+            now=now,
+        )
+        for event in events
+    ]
+    new = await uow.assignments.insert_new(assignments=[assignment for assignment, _ in decided])
+    for assignment, assigned in decided:
+        if assignment.inquiry_id in new:
+            new.discard(assignment.inquiry_id)  # the first of an inquiry's assignments in the batch is the one stored
+            uow.emit(ROUTING_EVENTS, assigned)
+
+
+async def load_directory(uow: RoutingUnitOfWork, rows: list[dict[str, str]]) -> DirectoryLoaded:
+    """Upsert the district's school list (its rows, as read from the CSV) into the directory; rows that fail
+    validation are reported and left out."""
     schools, problems = domain.schools_from_rows(rows)
     for problem in problems:
         log.warning("school list row left out", line=problem.line, field=problem.field, reason=problem.reason)
-    async with UnitOfWork(pool) as uow:
-        await repository.upsert_directory(uow.conn, schools=schools)
-    return len(schools)
+    await uow.directory.upsert(schools=schools)
+    return DirectoryLoaded(schools=len(schools), problems=problems)
+
+
+async def list_networks(uow: RoutingUnitOfWork) -> list[NetworkSummary]:
+    """Every network by name, then the central queue, each with its number of schools."""
+    return await uow.directory.list_networks()
+
+
+async def find_school(uow: RoutingUnitOfWork, school_id: int) -> School | None:
+    return await uow.directory.get_school(school_id=school_id)
+
+
+async def find_assignment(uow: RoutingUnitOfWork, inquiry_id: UUID) -> AssignmentRecord | None:
+    """Where routing put the inquiry; None when it has not assigned it."""
+    return await uow.assignments.get(inquiry_id=inquiry_id)

@@ -1,5 +1,6 @@
 """Notify's pure rules and its templates."""
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -9,6 +10,7 @@ from services.notify import domain
 from services.notify.domain import Contact, SendResult
 from services.notify.providers import message_id_for
 from services.notify.templates import TemplateRenderer
+from shared.contracts.notifications import NotificationFailed, NotificationSent
 
 RENDERER = TemplateRenderer()
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -87,3 +89,48 @@ def test_the_message_id_is_stable_per_delivery_and_carries_no_address() -> None:
     assert message_id_for(key) == message_id_for(key)
     assert "ana" not in message_id_for(key) and "example.org" not in message_id_for(key)
     assert message_id_for(key) != message_id_for(key.replace("ana@", "bea@"))
+
+
+def claimed(attempts: int = 1) -> domain.ClaimedDelivery:
+    """The email of a consenting parent, as the dispatcher claims it."""
+    email, _ = plan(contact())
+    return domain.ClaimedDelivery(
+        **{f.name: getattr(email, f.name) for f in fields(domain.Delivery)}, attempts=attempts
+    )
+
+
+def test_a_sent_message_is_announced_with_the_provider_s_id_and_no_address() -> None:
+    delivery = claimed()
+    outcome, event = domain.settle(
+        delivery, SendResult(delivery.id, ok=True, provider_message_id="<m1@psc.local>"), max_attempts=6, now=NOW
+    )
+    assert outcome.status == "sent" and isinstance(event, NotificationSent)
+    assert (event.delivery_id, event.inquiry_id, event.channel, event.language) == (
+        delivery.id,
+        delivery.inquiry_id,
+        "email",
+        "es",
+    )
+    assert (event.provider_message_id, event.occurred_at) == ("<m1@psc.local>", NOW)
+    assert delivery.recipient not in event.model_dump_json()
+
+
+def test_a_failure_is_announced_once_given_up_and_not_while_it_is_retried() -> None:
+    delivery = claimed()
+    refused = SendResult(delivery.id, ok=False, error="recipient refused", permanent=True)
+    _, event = domain.settle(delivery, refused, max_attempts=6, now=NOW)
+    assert isinstance(event, NotificationFailed) and event.reason == "recipient refused"
+    _, later = domain.settle(delivery, SendResult(delivery.id, ok=False, error="down"), max_attempts=6, now=NOW)
+    assert later is None
+
+
+def test_a_suppressed_delivery_is_announced_with_its_reason() -> None:
+    _, sms = plan(contact(sms_consent=False))
+    event = domain.notification_suppressed(sms, now=NOW)
+    assert (event.delivery_id, event.channel, event.reason, event.template) == (
+        sms.id,
+        "sms",
+        "no consent to text messages",
+        "inquiry_received",
+    )
+    assert sms.recipient not in event.model_dump_json()
