@@ -1,32 +1,43 @@
-"""Notify's HTTP API: the delivery log of an inquiry, and the suppression list."""
+"""Notify's HTTP API: the delivery log of an inquiry, and the suppression list. Every route passes
+``shared.http.authorize`` (set on the app)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from services.notify import repository
-from shared.db.unit_of_work import UnitOfWork
+from services.notify import handlers
+from services.notify.domain import DeliveryEntry
+from services.notify.unit_of_work import PostgresNotifyUnitOfWork
+from shared.http import context_of
+from shared.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 
-class DeliveryView(BaseModel):
-    """What was sent to the parent and how it went; addresses are left out of the listing."""
+@dataclass
+class NotifyContext:
+    """What notify's routes need, set on ``app.state.context`` by the composition root once the runtime is up."""
 
-    id: UUID
-    channel: str
-    template: str
-    language: str
-    status: str = Field(description="pending, sending, sent, failed or suppressed")
-    reason: str | None
-    attempts: int
-    created_at: datetime
-    sent_at: datetime | None
+    runtime: ServiceRuntime
+
+    def unit_of_work(self) -> PostgresNotifyUnitOfWork:
+        return self.runtime.unit_of_work(PostgresNotifyUnitOfWork)
+
+
+def _context(request: Request) -> NotifyContext:
+    return context_of(request, NotifyContext)
+
+
+Context = Annotated[NotifyContext, Depends(_context)]
+
+
+class DeliveryView(DeliveryEntry):
+    """What was sent to the parent and how it went; addresses are left out of the listing."""
 
 
 class SuppressionIn(BaseModel):
@@ -36,12 +47,13 @@ class SuppressionIn(BaseModel):
 
 
 @router.get("/inquiries/{inquiry_id}/deliveries", response_model=list[DeliveryView])
-async def list_deliveries(inquiry_id: UUID, request: Request) -> list[DeliveryView]:
-    async with request.app.state.notify.runtime.pool.acquire() as conn:
-        return [DeliveryView(**row) for row in await repository.list_deliveries(conn, inquiry_id=inquiry_id)]
+async def list_deliveries(inquiry_id: UUID, ctx: Context) -> list[DeliveryView]:
+    async with ctx.unit_of_work() as uow:
+        entries = await handlers.deliveries_of(uow, inquiry_id)
+    return [DeliveryView(**entry.model_dump()) for entry in entries]
 
 
 @router.post("/suppressions", status_code=204, summary="Never write to this address again on this channel")
-async def add_suppression(body: SuppressionIn, request: Request) -> None:
-    async with UnitOfWork(request.app.state.notify.runtime.pool) as uow:
-        await repository.add_suppression(uow.conn, channel=body.channel, address=body.address, reason=body.reason)
+async def add_suppression(body: SuppressionIn, ctx: Context) -> None:
+    async with ctx.unit_of_work() as uow:
+        await handlers.suppress(uow, channel=body.channel, address=body.address, reason=body.reason)

@@ -5,31 +5,25 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.notify import api
+from services.notify.api import NotifyContext
 from services.notify.dispatcher import DeliveryDispatcher
-from services.notify.handlers import InquirySubmittedSubscriber
 from services.notify.providers import SmsSender, SmtpSender
 from services.notify.settings import NotifySettings
+from services.notify.subscribers import InquirySubmittedSubscriber
 from services.notify.templates import TemplateRenderer
+from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import INQUIRY_EVENTS
-from shared.db.unit_of_work import UnitOfWork
 from shared.http import create_http_app
-from shared.service import ServiceRuntime, run_service, running_service
+from shared.service import run_service, running_service
 
 NAME = "notify"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@dataclass
-class NotifyContext:
-    runtime: ServiceRuntime
-    dispatcher: DeliveryDispatcher
 
 
 def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -72,13 +66,13 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             runtime.subscribe(
                 InquirySubmittedSubscriber(clock=clock, renderer=TemplateRenderer()),
                 topic=INQUIRY_EVENTS,
-                unit_of_work=UnitOfWork,
+                unit_of_work=PostgresNotifyUnitOfWork,
                 also_on_commit=dispatcher.wake,
             )
             await runtime.start()
             await dispatcher.start()
             resources.push_async_callback(dispatcher.stop)  # stops first: callbacks run in reverse
-            app.state.notify = NotifyContext(runtime, dispatcher)
+            app.state.context = NotifyContext(runtime)
 
             async def readiness() -> dict[str, bool]:
                 return {**await runtime.readiness(), "dispatcher": dispatcher.running}

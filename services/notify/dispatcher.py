@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.notify import domain, repository
-from services.notify.domain import SendResult
+from services.notify import handlers
+from services.notify.domain import ClaimedDelivery, SendResult
 from services.notify.providers import EmailOut, SmsSender, SmtpSender, message_id_for
+from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.background import RoundWorker
 from shared.clock import Clock
-from shared.contracts.notifications import NotificationFailed, NotificationSent
-from shared.contracts.topics import NOTIFICATION_EVENTS
-from shared.db.unit_of_work import UnitOfWork
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -68,9 +65,9 @@ class DeliveryDispatcher:
 
     async def dispatch_due(self) -> int:
         """One round; returns how many deliveries it handled."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            claimed = await repository.claim_due(
-                conn, limit=self._batch_size, now=self._clock.now(), lease_seconds=self._lease_seconds
+        async with PostgresNotifyUnitOfWork(self._pool) as uow:
+            claimed = await uow.deliveries.claim_due(
+                limit=self._batch_size, now=self._clock.now(), lease_seconds=self._lease_seconds
             )
         if not claimed:
             return 0
@@ -78,46 +75,24 @@ class DeliveryDispatcher:
         await self._record(claimed, results)
         return len(claimed)
 
-    async def _send(self, claimed: list[Any]) -> dict[UUID, SendResult]:
+    async def _send(self, claimed: list[ClaimedDelivery]) -> dict[UUID, SendResult]:
         emails = [
             EmailOut(
-                delivery_id=row["id"],
-                recipient=row["recipient"],
-                subject=row["subject"] or "",
-                body=row["body"],
-                message_id=message_id_for(row["dedup_key"]),
+                delivery_id=delivery.id,
+                recipient=delivery.recipient,
+                subject=delivery.subject or "",
+                body=delivery.body,
+                message_id=message_id_for(delivery.dedup_key),
             )
-            for row in claimed
-            if row["channel"] == "email"
+            for delivery in claimed
+            if delivery.channel == "email"
         ]
-        texts = [(row["id"], row["recipient"], row["body"]) for row in claimed if row["channel"] == "sms"]
+        texts = [(delivery.id, delivery.recipient, delivery.body) for delivery in claimed if delivery.channel == "sms"]
         sent_email, sent_sms = await asyncio.gather(self._email.send_all(emails), self._sms.send_all(texts))
         return {result.delivery_id: result for result in [*sent_email, *sent_sms]}
 
-    async def _record(self, claimed: list[Any], results: dict[UUID, SendResult]) -> None:
+    async def _record(self, claimed: list[ClaimedDelivery], results: dict[UUID, SendResult]) -> None:
         now = self._clock.now()
-        async with UnitOfWork(self._pool, on_commit=self._on_commit) as uow:
-            outcomes = []
-            for row in claimed:
-                result = results[row["id"]]
-                outcome = domain.after_attempt(
-                    result, attempts=row["attempts"], max_attempts=self._max_attempts, now=now
-                )
-                outcomes.append((row["id"], outcome, result.provider_message_id))
-                event_fields = {
-                    "inquiry_id": row["inquiry_id"],
-                    "occurred_at": now,
-                    "correlation_id": row["correlation_id"],
-                    "delivery_id": row["id"],
-                    "channel": row["channel"],
-                    "template": row["template"],
-                    "language": row["language"],
-                }
-                if outcome.status == "sent":
-                    uow.emit(
-                        NOTIFICATION_EVENTS,
-                        NotificationSent(**event_fields, provider_message_id=result.provider_message_id),
-                    )
-                elif outcome.status == "failed":
-                    uow.emit(NOTIFICATION_EVENTS, NotificationFailed(**event_fields, reason=outcome.reason or "failed"))
-            await repository.record_outcomes(uow.conn, outcomes=outcomes, now=now)
+        async with PostgresNotifyUnitOfWork(self._pool, on_commit=self._on_commit) as uow:
+            attempts = [(delivery, results[delivery.id]) for delivery in claimed]
+            await handlers.record_attempts(uow, attempts, max_attempts=self._max_attempts, now=now)

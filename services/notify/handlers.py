@@ -1,66 +1,74 @@
-"""Notify's handlers: plan the acknowledgment for each submitted inquiry (queued in the delivery log)."""
+"""Notify's use cases. Each takes a unit of work with notify's repositories on it, calls the domain, saves, and emits
+events through the unit of work's outbox; transport (Kafka in ``subscribers.py``, HTTP in ``api.py``, the sending
+loop in ``dispatcher.py``) calls them. None talks to a provider: sending happens in the dispatcher, after commit.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
 
-from services.notify import domain, repository
-from services.notify.domain import Renderer
-from shared.clock import Clock
+from services.notify import domain
+from services.notify.domain import Channel, ClaimedDelivery, DeliveryEntry, Renderer, SendResult
+from services.notify.unit_of_work import NotifyUnitOfWork
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.notifications import NotificationSuppressed
 from shared.contracts.topics import NOTIFICATION_EVENTS
-from shared.db.unit_of_work import UnitOfWork
-from shared.kafka.batch_consumer import Incoming
-from shared.kafka.event_subscriber import EventSubscriber
 
 
-class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted, UnitOfWork]):
-    """``psc.inquiries.events``: remember the parent's contact and consent; queue 'we received your concern'.
+async def acknowledge_submissions(
+    uow: NotifyUnitOfWork, events: Sequence[InquirySubmitted], *, renderer: Renderer, now: datetime
+) -> None:
+    """Remember each parent's contact and consent; queue 'we received your concern' (one per event, channel and
+    recipient, however often the event comes). A message that will not be sent is recorded as 'suppressed' and
+    announced, once."""
+    contacts = [domain.contact_from(event) for event in events]
+    await uow.contacts.upsert(contacts=contacts, now=now)
+    addresses = [("email", c.email) for c in contacts if c.email] + [
+        ("sms", c.mobile_phone) for c in contacts if c.mobile_phone
+    ]
+    suppressed = await uow.suppressions.among(addresses=addresses)
+    planned = [
+        delivery
+        for event, contact in zip(events, contacts, strict=True)
+        for delivery in domain.plan_acknowledgment(
+            contact,
+            event_id=event.event_id,
+            correlation_id=event.correlation_id,
+            suppressed=suppressed,
+            renderer=renderer,
+            new_id=uuid.uuid4,
+        )
+    ]
+    inserted = await uow.deliveries.insert(planned=planned, now=now)
+    for delivery in planned:
+        if delivery.status == "suppressed" and delivery.id in inserted:
+            uow.emit(NOTIFICATION_EVENTS, domain.notification_suppressed(delivery, now=now))
 
-    Sending happens in the dispatcher, after this transaction commits: a handler never talks to a provider.
-    """
 
-    name = "inquiry-submitted"
-    handles = (InquirySubmitted,)
+async def record_attempts(
+    uow: NotifyUnitOfWork,
+    attempts: Sequence[tuple[ClaimedDelivery, SendResult]],
+    *,
+    max_attempts: int,
+    now: datetime,
+) -> None:
+    """Record what each send attempt left behind (sent, to retry later, failed) and announce the sent and failed."""
+    outcomes = []
+    for delivery, result in attempts:
+        outcome, event = domain.settle(delivery, result, max_attempts=max_attempts, now=now)
+        outcomes.append((delivery.id, outcome, result.provider_message_id))
+        if event is not None:
+            uow.emit(NOTIFICATION_EVENTS, event)
+    await uow.deliveries.record_outcomes(outcomes=outcomes, now=now)
 
-    def __init__(self, *, clock: Clock, renderer: Renderer) -> None:
-        self._clock = clock
-        self._renderer = renderer
 
-    async def handle(self, uow: UnitOfWork, batch: list[Incoming[InquirySubmitted]]) -> None:
-        now = self._clock.now()
-        contacts = [domain.contact_from(item.message) for item in batch]
-        await repository.upsert_contacts(uow.conn, contacts=contacts, now=now)
-        addresses = [("email", c.email) for c in contacts if c.email] + [
-            ("sms", c.mobile_phone) for c in contacts if c.mobile_phone
-        ]
-        suppressed = await repository.suppressed_among(uow.conn, addresses=addresses)
-        planned = [
-            delivery
-            for item, contact in zip(batch, contacts, strict=True)
-            for delivery in domain.plan_acknowledgment(
-                contact,
-                event_id=item.message.event_id,
-                correlation_id=item.message.correlation_id,
-                suppressed=suppressed,
-                renderer=self._renderer,
-                new_id=uuid.uuid4,
-            )
-        ]
-        inserted = await repository.insert_deliveries(uow.conn, planned=planned, now=now)
-        for delivery in planned:
-            if delivery.status == "suppressed" and delivery.id in inserted:
-                uow.emit(
-                    NOTIFICATION_EVENTS,
-                    NotificationSuppressed(
-                        inquiry_id=delivery.inquiry_id,
-                        occurred_at=now,
-                        correlation_id=delivery.correlation_id,
-                        delivery_id=delivery.id,
-                        channel=delivery.channel,
-                        template=delivery.template,
-                        language=delivery.language,
-                        reason=delivery.reason or "suppressed",
-                    ),
-                )
+async def deliveries_of(uow: NotifyUnitOfWork, inquiry_id: UUID) -> list[DeliveryEntry]:
+    """An inquiry's delivery log, oldest first."""
+    return await uow.deliveries.of_inquiry(inquiry_id=inquiry_id)
+
+
+async def suppress(uow: NotifyUnitOfWork, *, channel: Channel, address: str, reason: str) -> None:
+    """Never write to this address on this channel again (nothing queued for it before is withdrawn)."""
+    await uow.suppressions.add(channel=channel, address=address, reason=reason)
