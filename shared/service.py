@@ -1,7 +1,8 @@
 """The runtime every service opens in its lifespan: pool, migrations, broker, producer, outbox relay, dead letters.
 
 A service's ``app.py`` (its composition root) opens a ``ServiceRuntime``, registers its subscribers with
-``runtime.subscribe``, then calls ``start()``; ``close()`` undoes it all in reverse order.
+``runtime.subscribe``, declares what it publishes with ``runtime.publishes``, then calls ``start()``; ``close()`` undoes
+it all in reverse order. ``asyncapi()`` is the service's AsyncAPI document (committed under docs/asyncapi/).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 
+from shared.contracts.envelope import Event
 from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
 from shared.db.pool import connect, create_pool
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.kafka.batch_consumer import BatchConsumer, Subscriber, subscribe_batch
+from shared.kafka.batch_consumer import BatchConsumer, Subscriber, one_of, subscribe_batch
 from shared.kafka.connection import create_broker, create_producer
 from shared.kafka.dead_letters import DeadLetters
 from shared.kafka.outbox_relay import OutboxRelay
@@ -110,6 +113,28 @@ class ServiceRuntime:
         )
         return consumer
 
+    def publishes(self, topic: str, *events: type[Event], description: str) -> None:
+        """Declare, for the AsyncAPI document only, that the service publishes ``events`` on ``topic``.
+
+        The outbox relay does the publishing; this FastStream publisher is never called. It costs nothing at start:
+        a Kafka publisher's ``start`` does nothing and it opens no connection of its own.
+        """
+        self.broker.publisher(topic, schema=one_of(*events), description=description)
+
+    def asyncapi(self, *, title: str, version: str, description: str | None = None) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the topics this service reads and publishes, with their message schemas.
+
+        No ``servers``: which Kafka cluster is the deployment's business (``PSC_KAFKA_BOOTSTRAP``), not the contract's.
+        """
+        specification = AsyncAPI(
+            self.broker, title=title, version=version, description=description, schema_version="3.0.0"
+        ).to_specification()
+        document: dict[str, Any] = specification.to_jsonable()
+        document.pop("servers", None)
+        for channel in document.get("channels", {}).values():
+            channel.pop("servers", None)
+        return document
+
     async def start(self) -> None:
         await self.producer.start()
         listener = await connect(self.settings.platform, schema=self.name)
@@ -144,10 +169,12 @@ async def running_service(
 ) -> AsyncIterator[ServiceRuntime]:
     """For a service's lifespan: the opened runtime (subscribe, then ``start()``), answering ``/ready``; closed after.
 
-    ``app.state.readiness`` may be replaced by the service when it has more to report (notify's dispatcher).
+    ``app.state.readiness`` may be replaced by the service when it has more to report (notify's dispatcher);
+    ``app.state.runtime`` is there for what reads the service from outside its routes (its contract documents).
     """
     runtime = await ServiceRuntime.open(name=name, settings=settings, migrations=migrations)
     try:
+        app.state.runtime = runtime
         app.state.readiness = runtime.readiness
         yield runtime
     finally:

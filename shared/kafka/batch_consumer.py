@@ -16,9 +16,11 @@ The caller commits the Kafka offsets only after ``process`` returns.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
 
 import asyncpg
@@ -27,6 +29,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
+from pydantic import Field, SkipValidation
 from structlog.contextvars import bound_contextvars
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -184,6 +187,39 @@ class BatchConsumer(Generic[M, U]):
         await self._dead_letters.park(record, subscriber=self.subscriber.name, reason=reason)
 
 
+def one_of(*models: type[Any]) -> Any:
+    """The type of a message that is one of ``models``: the model itself, or events told apart by ``event_type``."""
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="event_type")]  # noqa: UP007 - a runtime tuple
+
+
+def message_type(subscriber: Subscriber[Any, Any]) -> Any:
+    """The model a subscriber reads, for the AsyncAPI document: the event classes it ``handles`` (an
+    ``EventSubscriber``), else the type its ``parse`` returns (a command's), None left out.
+
+    TypeError when neither names a model: every subscription is documented with what it reads.
+    """
+    handles: tuple[type[Any], ...] = tuple(getattr(subscriber, "handles", ()))
+    if handles:
+        return one_of(*handles)
+    returned = get_type_hints(type(subscriber).parse).get("return")
+    if get_origin(returned) in (Union, UnionType):
+        read = [arg for arg in get_args(returned) if arg is not type(None)]
+    else:
+        read = [returned]
+    if len(read) != 1 or read[0] is None or isinstance(read[0], TypeVar):
+        raise TypeError(
+            f"subscriber {subscriber.name!r} names no message model: list `handles`, or annotate what `parse` returns"
+        )
+    return read[0]
+
+
+def _summary(doc: str | None) -> str | None:
+    """A class's own docstring (``__doc__`` is not inherited), first paragraph: the subscription's description."""
+    return inspect.cleandoc(doc).split("\n\n")[0] if doc else None
+
+
 def subscribe_batch(
     broker: KafkaBroker,
     consumer: BatchConsumer[M, U],
@@ -201,9 +237,16 @@ def subscribe_batch(
     holds a new message back: each hop of the inquiry path pays it.
     """
 
-    async def on_batch(_: list[bytes], message: KafkaMessage) -> None:
+    async def on_batch(bodies: Any, message: KafkaMessage) -> None:
         raw = message.raw_message
         await consumer.process(raw if isinstance(raw, tuple) else (raw,))
+
+    # FastStream documents a subscriber's payload from its handler's signature: ``bodies`` names the model the
+    # subscriber reads, and SkipValidation keeps fast_depends from checking the bodies against it (``process``
+    # parses each record on its own, so a bad one never fails its batch in the framework). Any: mypy knows
+    # ``SkipValidation[T]`` only as an annotation, not built at runtime as here.
+    unchecked: Any = SkipValidation
+    on_batch.__annotations__["bodies"] = unchecked[message_type(consumer.subscriber)]
 
     broker.subscriber(
         topic,
@@ -218,4 +261,5 @@ def subscribe_batch(
         parser=parse_raw_batch,
         decoder=keep_bodies_as_bytes,
         title=f"{group_id}:{consumer.subscriber.name}",
+        description=_summary(type(consumer.subscriber).__doc__),
     )(on_batch)
