@@ -14,7 +14,8 @@ from services.intake.settings import IntakeSettings
 from services.intake.subscribers import RoutingEventsSubscriber, SubmissionsSubscriber
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
 from shared.clock import Clock, SystemClock
-from shared.contracts.topics import INQUIRY_SUBMISSIONS, ROUTING_EVENTS
+from shared.contracts.inquiries import InquirySubmitted, SubmissionRejected
+from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS, INQUIRY_SUBMISSIONS, ROUTING_EVENTS
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -35,6 +36,12 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
                 unit_of_work=PostgresIntakeUnitOfWork,
             )
             runtime.subscribe(RoutingEventsSubscriber(), topic=ROUTING_EVENTS, unit_of_work=PostgresIntakeUnitOfWork)
+            runtime.publishes(INQUIRY_EVENTS, InquirySubmitted, description="An inquiry was recorded; keyed by its id.")
+            runtime.publishes(
+                INQUIRY_REJECTIONS,
+                SubmissionRejected,
+                description="A submitted inquiry was refused, with the field errors; keyed by its correlation id.",
+            )
             await runtime.start()
             app.state.context = IntakeContext(runtime, clock, settings.reference_prefix)
             yield

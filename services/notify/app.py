@@ -18,7 +18,8 @@ from services.notify.subscribers import InquirySubmittedSubscriber
 from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.clock import Clock, SystemClock
-from shared.contracts.topics import INQUIRY_EVENTS
+from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from shared.contracts.topics import INQUIRY_EVENTS, NOTIFICATION_EVENTS
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -68,6 +69,14 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 topic=INQUIRY_EVENTS,
                 unit_of_work=PostgresNotifyUnitOfWork,
                 also_on_commit=dispatcher.wake,
+            )
+            runtime.publishes(
+                NOTIFICATION_EVENTS,
+                NotificationSent,
+                NotificationFailed,
+                NotificationSuppressed,
+                description="A message to a parent was sent, failed after its retries, or will not be sent (and why); "
+                "keyed by inquiry id.",
             )
             await runtime.start()
             await dispatcher.start()

@@ -17,7 +17,8 @@ from services.routing.settings import RoutingSettings
 from services.routing.subscribers import InquirySubmittedSubscriber
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.clock import Clock, SystemClock
-from shared.contracts.topics import INQUIRY_EVENTS
+from shared.contracts.routing import InquiryAssigned
+from shared.contracts.topics import INQUIRY_EVENTS, ROUTING_EVENTS
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import ServiceRuntime, run_service, running_service
@@ -58,6 +59,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
                 topic=INQUIRY_EVENTS,
                 unit_of_work=PostgresRoutingUnitOfWork,
             )
+            runtime.publishes(ROUTING_EVENTS, InquiryAssigned, description="An inquiry got its queue; keyed by its id.")
             await runtime.start()
             app.state.context = RoutingContext(runtime, clock, calendar)
             yield
