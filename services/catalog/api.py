@@ -8,17 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.catalog import repository
+from services.catalog import handlers
 from services.catalog.domain import ResourceQuery, normalise_query
-from services.catalog.handlers import Applied, apply_upsert, find_resources
+from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.clock import Clock
 from shared.contracts.catalog import LanguageCode, ResourceCategory, ResourceId, ResourceUpsert, ResourceView
-from shared.db.unit_of_work import UnitOfWork
-from shared.http import Problem, ValidationProblem, correlation_id_of
+from shared.http import Problem, ValidationProblem, context_of, correlation_id_of
 from shared.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["resources"])
@@ -26,8 +25,20 @@ router = APIRouter(prefix="/v1", tags=["resources"])
 
 @dataclass
 class CatalogContext:
+    """What the catalog's routes need, set on ``app.state.context`` by the composition root once the runtime is up."""
+
     runtime: ServiceRuntime
     clock: Clock
+
+    def unit_of_work(self) -> PostgresCatalogUnitOfWork:
+        return self.runtime.unit_of_work(PostgresCatalogUnitOfWork)
+
+
+def _context(request: Request) -> CatalogContext:
+    return context_of(request, CatalogContext)
+
+
+Context = Annotated[CatalogContext, Depends(_context)]
 
 
 class ResourceResults(BaseModel):
@@ -42,7 +53,7 @@ ServiceIdPath = Annotated[
 
 @router.get("/resources", response_model=ResourceResults, summary="Search the directory of district resources")
 async def search_resources(
-    request: Request,
+    ctx: Context,
     q: Annotated[
         str | None,
         Query(max_length=200, description="Words to look for ('IEP workshop', 'attend'); none lists every service"),
@@ -53,8 +64,8 @@ async def search_resources(
     offset: Annotated[int, Query(ge=0, le=10_000, description="Results to skip")] = 0,
 ) -> ResourceResults:
     query = ResourceQuery(q=normalise_query(q), category=category, language=language, limit=limit, offset=offset)
-    async with _context(request).runtime.pool.acquire() as conn:
-        page = await find_resources(conn, query)
+    async with ctx.unit_of_work() as uow:
+        page = await handlers.find_resources(uow, query)
     return ResourceResults(total=page.total, results=page.results)
 
 
@@ -64,12 +75,12 @@ async def search_resources(
     responses={404: {"model": Problem}},
     summary="Read one resource",
 )
-async def get_resource(service_id: ServiceIdPath, request: Request) -> ResourceView:
-    async with _context(request).runtime.pool.acquire() as conn:
-        found = await repository.get_services(conn, service_ids=[service_id])
-    if service_id not in found:
+async def get_resource(service_id: ServiceIdPath, ctx: Context) -> ResourceView:
+    async with ctx.unit_of_work() as uow:
+        found = await handlers.find_resource(uow, service_id)
+    if found is None:
         raise HTTPException(404, "no such resource")
-    return found[service_id]
+    return found
 
 
 @router.put(
@@ -83,21 +94,15 @@ async def get_resource(service_id: ServiceIdPath, request: Request) -> ResourceV
     summary="Add or change a resource (with its organization, locations, phones, languages and categories)",
 )
 async def put_resource(
-    service_id: ServiceIdPath, body: ResourceUpsert, request: Request, response: Response
+    service_id: ServiceIdPath, body: ResourceUpsert, ctx: Context, request: Request, response: Response
 ) -> ResourceView | JSONResponse:
-    ctx = _context(request)
-    async with UnitOfWork(ctx.runtime.pool, on_commit=ctx.runtime.relay.wake) as uow:
-        outcome = await apply_upsert(
+    async with ctx.unit_of_work() as uow:
+        outcome = await handlers.apply_upsert(
             uow, service_id, body, now=ctx.clock.now(), correlation_id=correlation_id_of(request)
         )
-    if not isinstance(outcome, Applied):
+    if not isinstance(outcome, handlers.Applied):
         return JSONResponse(status_code=422, content=ValidationProblem(errors=outcome.errors).model_dump())
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/v1/resources/{service_id}"
     return outcome.view
-
-
-def _context(request: Request) -> CatalogContext:
-    context: CatalogContext = request.app.state.catalog
-    return context

@@ -4,6 +4,7 @@ HTTP app.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,13 +12,14 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from services.catalog import api
+from services.catalog import api, handlers
 from services.catalog.api import CatalogContext
-from services.catalog.handlers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber, prepare_directory
+from services.catalog.domain import SeedCatalog
 from services.catalog.settings import CatalogSettings
+from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
+from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.clock import Clock, SystemClock
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_UPSERTS
-from shared.db.unit_of_work import UnitOfWork
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -32,20 +34,22 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
-            await prepare_directory(
-                runtime.pool, seed_path=settings.seed_path, clock=clock, on_commit=runtime.relay.wake
-            )
+            seed = await _read_seed(settings.seed_path)
+            async with runtime.unit_of_work(PostgresCatalogUnitOfWork) as uow:
+                await handlers.prepare_directory(uow, seed, now=clock.now())
             reply_topics = ReplyTopics(
                 lambda: _broker_topics(runtime.producer), refresh_after=settings.reply_topics_refresh_seconds
             )
             runtime.subscribe(
                 LookupsSubscriber(clock=clock, reply_topics=reply_topics),
                 topic=CATALOG_LOOKUPS,
-                unit_of_work=UnitOfWork,
+                unit_of_work=PostgresCatalogUnitOfWork,
             )
-            runtime.subscribe(UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS, unit_of_work=UnitOfWork)
+            runtime.subscribe(
+                UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS, unit_of_work=PostgresCatalogUnitOfWork
+            )
             await runtime.start()
-            app.state.catalog = CatalogContext(runtime, clock)
+            app.state.context = CatalogContext(runtime, clock)
             yield
 
     app = create_http_app(
@@ -56,6 +60,13 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
     )
     app.include_router(api.router)
     return app
+
+
+async def _read_seed(path: Path | None) -> SeedCatalog | None:
+    """The seed file's resources (read off the event loop), or None when the directory is managed by upserts only."""
+    if path is None:
+        return None
+    return SeedCatalog.model_validate_json(await asyncio.to_thread(path.read_bytes))
 
 
 async def _broker_topics(producer: AIOKafkaProducer) -> set[str]:

@@ -9,7 +9,6 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts.catalog import (
-    CATALOG_UPSERTS,
     LookupResources,
     PhoneDetails,
     ResourceUpsert,
@@ -17,7 +16,7 @@ from shared.contracts.catalog import (
 )
 from shared.contracts.envelope import field_errors
 from shared.contracts.inquiries import ParentContact
-from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES
+from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS
 
 
 def refused_fields(model: type[BaseModel], data: Mapping[str, object]) -> list[str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from fakes.catalog import NOW, district_seed, pep_upsert
 
 from services.catalog import domain
 from services.catalog.domain import (
@@ -17,36 +17,8 @@ from services.catalog.domain import (
     SeedCatalog,
     search_plan,
 )
-from services.catalog.settings import DISTRICT_RESOURCES
-from shared.contracts.catalog import LookupResources, ResourceCategory, ResourceUpsert, ResourceView
+from shared.contracts.catalog import LookupResources, ResourceCategory, ResourceView
 from shared.contracts.envelope import FieldError
-
-NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def pep_upsert(**changes: object) -> ResourceUpsert:
-    body: dict[str, object] = {
-        "service": {
-            "name": "Parent and Educator Partnership (PEP)",
-            "description": "Workshops for families of students with disabilities.",
-        },
-        "organization": {"id": "cps-odlss", "name": "Office of Diverse Learner Supports and Services"},
-        "locations": [
-            {
-                "id": "odlss-125-s-clark",
-                "name": "ODLSS offices",
-                "address_1": "125 South Clark Street, 8th Floor",
-                "city": "Chicago",
-                "state_province": "IL",
-                "postal_code": "60603",
-            }
-        ],
-        "phones": [{"number": "(773) 553-1800"}],
-        "languages": ["en", "es"],
-        "categories": ["special_education"],
-    }
-    body.update(changes)
-    return ResourceUpsert.model_validate(body)
 
 
 def fields_of(errors: list[FieldError]) -> list[str]:
@@ -137,7 +109,7 @@ def test_a_lookup_becomes_the_same_query_as_the_http_search() -> None:
     )
     query = domain.query_of_lookup(request)
     assert query == domain.ResourceQuery(
-        q="iep", category=ResourceCategory.SPECIAL_EDUCATION, language="es", limit=5, offset=0
+        q="iep", category=ResourceCategory("special_education"), language="es", limit=5, offset=0
     )
 
 
@@ -241,21 +213,17 @@ def test_the_organizations_details_are_not_the_services_but_its_id_is() -> None:
 # --- The seed file ------------------------------------------------------------------------------------------------
 
 
-def district_seed() -> SeedCatalog:
-    return SeedCatalog.model_validate_json(DISTRICT_RESOURCES.read_text())
-
-
 def test_the_district_seed_file_keeps_every_rule() -> None:
     upserts = dict(domain.seed_upserts(district_seed()))
     pep = upserts["parent-educator-partnership"]
     assert pep.phones[0].number == "(773) 553-1800"
     assert pep.locations[0].address_1 == "125 South Clark Street, 8th Floor"
-    assert ResourceCategory.SPECIAL_EDUCATION in pep.categories
+    assert ResourceCategory("special_education") in pep.categories
 
 
 def test_the_district_seed_has_several_attendance_services_and_gocps_help() -> None:
     upserts = dict(domain.seed_upserts(district_seed()))
-    attendance = [sid for sid, upsert in upserts.items() if ResourceCategory.ATTENDANCE in upsert.categories]
+    attendance = [sid for sid, upsert in upserts.items() if ResourceCategory("attendance") in upsert.categories]
     assert len(attendance) >= 3
     assert "students-in-temporary-living-situations" in attendance
     assert str(upserts["gocps-enrollment-help"].service.url) == "https://go.cps.edu/"

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.contracts.catalog import LookupRejected, ResourceUpsertRejected
-from shared.contracts.envelope import FieldError, Rejection, event_parser, field_errors, kafka_headers
+from shared.contracts.envelope import FieldError, event_parser, field_errors, kafka_headers
 from shared.contracts.inquiries import InquirySubmission, InquirySubmitted, SubmissionRejected, SubmitInquiry
 from shared.contracts.routing import InquiryAssigned
 from shared.logging import REDACTED, redact
@@ -104,7 +104,7 @@ def test_personal_data_is_redacted_by_key_and_by_shape() -> None:
 
 @pytest.mark.parametrize("rejection", [SubmissionRejected, LookupRejected, ResourceUpsertRejected])
 def test_every_rejection_says_where_the_refused_message_stood_and_is_keyed_by_the_senders_id(
-    rejection: type[Rejection],
+    rejection: type[SubmissionRejected | LookupRejected | ResourceUpsertRejected],
 ) -> None:
     event = rejection(
         occurred_at=datetime.now(UTC),
