@@ -19,7 +19,8 @@ from services.catalog.settings import CatalogSettings
 from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.clock import Clock, SystemClock
-from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_UPSERTS
+from shared.contracts.catalog import LookupRejected, LookupReplied, ResourceUpdated, ResourceUpsertRejected
+from shared.contracts.topics import CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -47,6 +48,20 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
             )
             runtime.subscribe(
                 UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS, unit_of_work=PostgresCatalogUnitOfWork
+            )
+            runtime.publishes(
+                CATALOG_EVENTS,
+                ResourceUpdated,
+                ResourceUpsertRejected,
+                description="A service was added or changed, keyed by its id; or an upsert was refused, keyed by its "
+                "correlation id.",
+            )
+            runtime.publishes(
+                CATALOG_REPLIES,
+                LookupReplied,
+                LookupRejected,
+                description="Answers to lookups, keyed by the requester's correlation id: here, or on the topic the "
+                "request's reply_to names when the broker has it.",
             )
             await runtime.start()
             app.state.context = CatalogContext(runtime, clock)
