@@ -20,6 +20,7 @@ from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from shared.admission import AdmissionControl
 from shared.contracts.envelope import FieldError, field_errors_of
+from shared.settings import ServiceSettings
 
 CORRELATION_HEADER = "X-Correlation-ID"
 # A 422 names ``parent.email`` for a body field and ``limit`` for a query parameter; headers keep ``header.``.
@@ -69,11 +70,10 @@ def create_http_app(
     title: str,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
-    max_in_flight: int = 64,
-    retry_after_seconds: int = 1,
+    settings: ServiceSettings,
 ) -> FastAPI:
-    """The service's FastAPI app; past ``max_in_flight`` requests at once, 503 with ``Retry-After`` (see
-    ``shared.admission``)."""
+    """The service's FastAPI app; past ``settings.http_max_in_flight`` requests at once, 503 with ``Retry-After``
+    (see ``shared.admission``)."""
     app = FastAPI(
         title=title,
         description=description,
@@ -121,6 +121,9 @@ def create_http_app(
     # Added last, so it is the outermost of the app's middleware: a shed request costs no routing, validation or
     # correlation-id work.
     app.add_middleware(
-        AdmissionControl, service=service, max_in_flight=max_in_flight, retry_after_seconds=retry_after_seconds
+        AdmissionControl,
+        service=service,
+        max_in_flight=settings.http_max_in_flight,
+        retry_after_seconds=settings.http_retry_after_seconds,
     )
     return app

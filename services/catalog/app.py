@@ -72,6 +72,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
         title="Parent Support Center: catalog",
         description="Find the district program or office for a family's need: search, read and maintain the directory.",
         lifespan=lifespan,
+        settings=settings,
     )
     app.include_router(api.router)
     return app

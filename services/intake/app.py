@@ -51,6 +51,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         title="Parent Support Center: intake",
         description="Record parents' inquiries and read them back with the queue that has them.",
         lifespan=lifespan,
+        settings=settings,
     )
     app.include_router(api.router)
     return app

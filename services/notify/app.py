@@ -94,6 +94,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
         title="Parent Support Center: notify",
         description="Tells parents by email and text, in their language, what happens to their inquiry.",
         lifespan=lifespan,
+        settings=settings,
     )
     app.include_router(api.router)
     return app

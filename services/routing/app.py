@@ -69,6 +69,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         title="Parent Support Center: routing",
         description="The directory of networks and schools, and which queue holds each inquiry.",
         lifespan=lifespan,
+        settings=settings,
     )
     app.include_router(api.router)
     return app
