@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from services.routing import handlers
-from services.routing.domain import AssignmentRecord, BusinessCalendar, NetworkSummary, School
+from services.routing.domain import Assignment, BusinessCalendar, NetworkSummary, School
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.clock import Clock
 from shared.http import Problem, context_of
@@ -82,7 +82,7 @@ class AssignmentView(BaseModel):
     due_at: datetime | None
 
     @classmethod
-    def of(cls, assignment: AssignmentRecord) -> AssignmentView:
+    def of(cls, assignment: Assignment) -> AssignmentView:
         return cls(
             inquiry_id=assignment.inquiry_id,
             category=assignment.category,

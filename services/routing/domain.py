@@ -40,30 +40,8 @@ class SlaPolicy:
 
 @dataclass(frozen=True)
 class Assignment:
-    inquiry_id: UUID
-    category: str
-    school_id: int
-    network: Network
-    queue: Queue
-    tier: Tier
-    reason: AssignmentReason
-    assigned_at: datetime
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class NetworkSummary:
-    """A network office (or the central queue) and how many schools in the directory it serves."""
-
-    id: str
-    name: str
-    kind: str
-    schools: int
-
-
-@dataclass(frozen=True)
-class AssignmentRecord:
-    """An assignment as stored, with the deadline of the tier that holds it now (None when that tier has none)."""
+    """Which queue and tier hold an inquiry, and the deadline of that tier (None only when read back for a tier that
+    has no deadline stored)."""
 
     inquiry_id: UUID
     category: str
@@ -74,6 +52,16 @@ class AssignmentRecord:
     reason: AssignmentReason
     assigned_at: datetime
     due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """A network office (or the central queue) and how many schools in the directory it serves."""
+
+    id: str
+    name: str
+    kind: str
+    schools: int
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.routing import domain
-from services.routing.domain import AssignmentRecord, BusinessCalendar, NetworkSummary, RowProblem, School, SlaPolicy
+from services.routing.domain import Assignment, BusinessCalendar, NetworkSummary, RowProblem, School, SlaPolicy
 from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.topics import ROUTING_EVENTS
@@ -74,6 +74,6 @@ async def find_school(uow: RoutingUnitOfWork, school_id: int) -> School | None:
     return await uow.directory.get_school(school_id=school_id)
 
 
-async def find_assignment(uow: RoutingUnitOfWork, inquiry_id: UUID) -> AssignmentRecord | None:
+async def find_assignment(uow: RoutingUnitOfWork, inquiry_id: UUID) -> Assignment | None:
     """Where routing put the inquiry; None when it has not assigned it."""
     return await uow.assignments.get(inquiry_id=inquiry_id)

@@ -13,7 +13,6 @@ from services.routing.domain import (
     CENTRAL_ID,
     CENTRAL_NAME,
     Assignment,
-    AssignmentRecord,
     Network,
     NetworkSummary,
     School,
@@ -133,7 +132,7 @@ class AssignmentRepository:
         )
         return new
 
-    async def get(self, *, inquiry_id: UUID) -> AssignmentRecord | None:
+    async def get(self, *, inquiry_id: UUID) -> Assignment | None:
         """The inquiry's assignment with its network's name now and the deadline of its current tier."""
         row = await self._conn.fetchrow(
             "SELECT a.inquiry_id, a.category, a.school_id, a.network_id, n.name AS network_name, a.queue, a.tier,"
@@ -143,7 +142,7 @@ class AssignmentRepository:
         )
         if row is None:
             return None
-        return AssignmentRecord(
+        return Assignment(
             inquiry_id=row["inquiry_id"],
             category=row["category"],
             school_id=row["school_id"],

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
 
-from services.routing.domain import Assignment, AssignmentRecord, NetworkSummary, School, SlaPolicy
+from services.routing.domain import Assignment, NetworkSummary, School, SlaPolicy
 from services.routing.repository import AssignmentRepository, DirectoryRepository
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
@@ -29,7 +29,7 @@ class Assignments(Protocol):
 
     async def insert_new(self, *, assignments: Sequence[Assignment]) -> set[UUID]: ...
 
-    async def get(self, *, inquiry_id: UUID) -> AssignmentRecord | None: ...
+    async def get(self, *, inquiry_id: UUID) -> Assignment | None: ...
 
 
 class RoutingUnitOfWork(Outbox, Protocol):

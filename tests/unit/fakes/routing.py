@@ -11,7 +11,6 @@ from services.routing.domain import (
     CENTRAL_ID,
     CENTRAL_NAME,
     Assignment,
-    AssignmentRecord,
     BusinessCalendar,
     Network,
     NetworkSummary,
@@ -80,21 +79,8 @@ class FakeAssignments:
                 new.add(assignment.inquiry_id)
         return new
 
-    async def get(self, *, inquiry_id: UUID) -> AssignmentRecord | None:
-        a = self.by_inquiry.get(inquiry_id)
-        if a is None:
-            return None
-        return AssignmentRecord(
-            inquiry_id=a.inquiry_id,
-            category=a.category,
-            school_id=a.school_id,
-            network=a.network,
-            queue=a.queue,
-            tier=a.tier,
-            reason=a.reason,
-            assigned_at=a.assigned_at,
-            due_at=a.due_at,
-        )
+    async def get(self, *, inquiry_id: UUID) -> Assignment | None:
+        return self.by_inquiry.get(inquiry_id)
 
 
 class FakeRoutingUnitOfWork(FakeOutbox):
