@@ -2,7 +2,8 @@
 
 The outbox relay and notify's dispatcher are such workers: each round handles up to a batch; a full batch means
 more is waiting, so the next round starts at once; otherwise the worker sleeps until woken (a local commit, a
-PostgreSQL NOTIFY) or until the poll interval passes. A failing round is retried with growing pauses.
+PostgreSQL NOTIFY) or until the poll interval passes (or sooner, when ``idle_timeout`` says when work falls due:
+routing's deadline worker sleeps until its next deadline). A failing round is retried with growing pauses.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ class RoundWorker:
         batch_size: int,
         poll_interval: float = 1.0,
         max_backoff: float = 10.0,
+        idle_timeout: Callable[[], float] | None = None,
     ) -> None:
         self.name = name
         self._round = round_
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._idle_timeout = idle_timeout
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -66,5 +69,8 @@ class RoundWorker:
             if handled >= self._batch_size:
                 continue
             self._wakeup.clear()
+            timeout = self._poll_interval
+            if self._idle_timeout is not None:
+                timeout = max(0.0, min(timeout, self._idle_timeout()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+                await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)

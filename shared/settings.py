@@ -36,6 +36,13 @@ class PlatformSettings(BaseSettings):
     database_pool_min: int = Field(1, ge=0)
     database_pool_max: int = Field(10, ge=1)
 
+    clock_speed: float = Field(
+        1.0, gt=0, description="How many times faster than the wall every service's clock runs (demos: 20000)"
+    )
+    clock_origin: float | None = Field(
+        None, description="Epoch seconds the sped-up clock starts from (the stack sets one for all); default: start"
+    )
+
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -44,3 +44,20 @@ async def test_a_failing_round_is_retried_without_stopping_the_worker() -> None:
     await asyncio.sleep(0.5)  # backoff 0.1 s, then 0.2 s
     assert outcomes == ["failed", "failed", "ok"] and worker.running
     await worker.stop()
+
+
+async def test_an_idle_timeout_wakes_the_worker_when_work_falls_due_before_the_poll_interval() -> None:
+    rounds: list[int] = []
+    three = asyncio.Event()
+
+    async def round_() -> int:
+        rounds.append(0)
+        if len(rounds) >= 3:
+            three.set()
+        return 0
+
+    # The poll interval alone would wait a minute between rounds; the next due time says "now".
+    worker = RoundWorker("test", round_, batch_size=3, poll_interval=60, idle_timeout=lambda: 0.0)
+    worker.start()
+    await asyncio.wait_for(three.wait(), timeout=10)
+    await worker.stop()
