@@ -90,6 +90,7 @@ def submit(new: NewSubmission, *, inquiry_id: UUID, reference: str, now: datetim
         parent=s.parent,
         student=s.student,
         submitted_by=s.submitted_by,
+        urgency=s.urgency,
     )
     return inquiry, event
 

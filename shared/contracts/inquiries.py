@@ -49,6 +49,7 @@ class IntakeChannel(StrEnum):
     DISTRICT_SYSTEM = "district_system"
 
 
+Urgency = Literal["normal", "urgent"]
 Grade = Literal["PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -92,6 +93,9 @@ class InquirySubmission(FrozenModel):
     )
     channel: IntakeChannel = Field(description="How the inquiry came in")
     submitted_by: ShortText | None = Field(None, description="Staff member or system that entered it")
+    urgency: Urgency = Field(
+        "normal", description="'urgent' (a safety concern, say) gets hours, not days: routing's SLA targets follow it"
+    )
 
 
 class SubmitInquiry(InquirySubmission):
@@ -115,6 +119,7 @@ class InquirySubmitted(InquiryEvent):
     parent: ParentContact
     student: Student
     submitted_by: str | None = None
+    urgency: Urgency = Field("normal", description="'normal' or 'urgent', as submitted")
 
 
 class SubmissionRejected(Rejection):

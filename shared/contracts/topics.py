@@ -12,9 +12,14 @@ INQUIRY_SUBMISSIONS: Final = "psc.inquiries.submit"
 INQUIRY_REJECTIONS: Final = "psc.inquiries.rejected"
 """Events from intake: ``inquiry.submission_rejected``, with field errors; keyed by the submitter's correlation id."""
 INQUIRY_EVENTS: Final = "psc.inquiries.events"
-"""Events from intake, keyed by inquiry id: today only ``inquiry.submitted`` (read by routing and notify)."""
+"""Events from intake, keyed by inquiry id: ``inquiry.submitted`` (read by routing and notify) and the lifecycle
+events routing's SLA clocks follow (``inquiry.acknowledged``, ``.waiting_on_parent``, ``.parent_replied``,
+``.resolved``, ``.reopened``)."""
 ROUTING_EVENTS: Final = "psc.routing.events"
-"""Events from routing, keyed by inquiry id: today only ``inquiry.assigned`` (read by intake)."""
+"""Events from routing, keyed by inquiry id: ``inquiry.assigned`` (read by intake), ``inquiry.sla_warning``,
+``inquiry.escalated``, ``inquiry.sla_breached``, ``inquiry.deadline_moved``, ``inquiry.rerouted``."""
+STAFF_EVENTS: Final = "psc.routing.staff"
+"""Events from routing, keyed by staff id: ``staff.updated`` (routing owns the staff directory; intake follows it)."""
 NOTIFICATION_EVENTS: Final = "psc.notify.events"
 """Events from notify, keyed by inquiry id: ``notification.sent`` / ``.failed`` / ``.suppressed``."""
 CATALOG_LOOKUPS: Final = "psc.catalog.lookups"
@@ -33,6 +38,7 @@ ALL_TOPICS: Final = (
     INQUIRY_REJECTIONS,
     INQUIRY_EVENTS,
     ROUTING_EVENTS,
+    STAFF_EVENTS,
     NOTIFICATION_EVENTS,
     CATALOG_LOOKUPS,
     CATALOG_UPSERTS,
