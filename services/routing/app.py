@@ -1,24 +1,35 @@
-"""Routing's composition root: directory load, business calendar, subscribers and the HTTP app."""
+"""Routing's composition root: the files it reads (school list, SLA policies, district calendar, staff), the
+subscribers, the deadline worker and the HTTP app."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import holidays
 from fastapi import FastAPI
 
 from services.routing import api, handlers
 from services.routing.api import RoutingContext
-from services.routing.domain import BusinessCalendar
+from services.routing.deadlines import DeadlineWorker
+from services.routing.domain import Rules
+from services.routing.files import district_calendar, read_policies, read_staff
 from services.routing.settings import RoutingSettings
 from services.routing.subscribers import InquirySubmittedSubscriber
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
-from shared.clock import Clock, SystemClock
-from shared.contracts.routing import InquiryAssigned
-from shared.contracts.topics import INQUIRY_EVENTS, ROUTING_EVENTS
+from shared.clock import Clock, platform_clock
+from shared.contracts.routing import (
+    InquiryAssigned,
+    InquiryDeadlineMoved,
+    InquiryEscalated,
+    InquiryRerouted,
+    InquirySlaBreached,
+    InquirySlaWarning,
+    StaffUpdated,
+)
+from shared.contracts.topics import INQUIRY_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import ServiceRuntime, run_service, running_service
@@ -28,11 +39,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = get_logger(__name__)
 
 
-def business_calendar(settings: RoutingSettings) -> BusinessCalendar:
-    return BusinessCalendar(
+def load_rules(settings: RoutingSettings) -> Rules:
+    """The district calendar and the SLA policies from their files; a bad file raises ``FileProblem`` (file, line,
+    reason) and the service does not start."""
+    calendar = district_calendar(
         timezone=settings.timezone,
-        holidays=holidays.country_holidays("US", subdiv=settings.holiday_subdivision),
+        opens=settings.business_opens,
+        closes=settings.business_closes,
+        holiday_subdivision=settings.holiday_subdivision,
+        calendar_file=settings.calendar_file,
     )
+    policies = read_policies(settings.policy_file, business_day_seconds=calendar.business_day_seconds)
+    return Rules(calendar=calendar, policies=policies)
 
 
 async def load_school_list(runtime: ServiceRuntime, schools_csv: Path) -> int:
@@ -46,28 +64,65 @@ async def load_school_list(runtime: ServiceRuntime, schools_csv: Path) -> int:
 
 def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
-    clock = clock or SystemClock()
-    calendar = business_calendar(settings)
+    clock = clock or platform_clock(settings.platform.clock_speed, settings.platform.clock_origin)
+    rules = load_rules(settings)
+    staff = read_staff(settings.staff_file) if settings.staff_file else []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
+        async with (
+            running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime,
+            contextlib.AsyncExitStack() as resources,
+        ):
             loaded = await load_school_list(runtime, settings.schools_csv)
             log.info("directory loaded", schools=loaded)
+            async with runtime.unit_of_work(PostgresRoutingUnitOfWork) as uow:
+                seeded = await handlers.put_staff(uow, staff, now=clock.now(), only_new=True)
+            log.info("staff seeded", added=len(seeded), on_file=len(staff), policies=rules.policies.version)
+            worker = DeadlineWorker(
+                runtime.pool,
+                rules=rules,
+                clock=clock,
+                batch_size=settings.deadline_batch,
+                on_commit=runtime.relay.wake,
+                poll_interval=settings.deadline_poll_seconds,
+            )
             runtime.subscribe(
-                InquirySubmittedSubscriber(clock=clock, calendar=calendar),
+                InquirySubmittedSubscriber(clock=clock, rules=rules),
                 topic=INQUIRY_EVENTS,
                 unit_of_work=PostgresRoutingUnitOfWork,
+                also_on_commit=worker.wake,
             )
-            runtime.publishes(ROUTING_EVENTS, InquiryAssigned, description="An inquiry got its queue; keyed by its id.")
+            runtime.publishes(
+                ROUTING_EVENTS,
+                InquiryAssigned,
+                InquirySlaWarning,
+                InquiryEscalated,
+                InquirySlaBreached,
+                InquiryDeadlineMoved,
+                InquiryRerouted,
+                description="Where an inquiry went and what its SLA clocks did: assigned, warned, escalated, "
+                "breached, deadline moved, rerouted; keyed by inquiry id.",
+            )
+            runtime.publishes(
+                STAFF_EVENTS, StaffUpdated, description="A staff member was added or changed; keyed by staff id."
+            )
             await runtime.start()
-            app.state.context = RoutingContext(runtime, clock, calendar)
+            worker.start()
+            resources.push_async_callback(worker.stop)
+            app.state.context = RoutingContext(runtime, clock, rules, worker)
+
+            async def readiness() -> dict[str, bool]:
+                return {**await runtime.readiness(), "deadline_worker": worker.running}
+
+            app.state.readiness = readiness
             yield
 
     app = create_http_app(
         service=NAME,
         title="Parent Support Center: routing",
-        description="The directory of networks and schools, and which queue holds each inquiry.",
+        description="The directory of networks, schools and staff; which queue and who holds each inquiry; its SLA "
+        "clocks on the district calendar, warnings and escalation network -> PSA -> central.",
         lifespan=lifespan,
         settings=settings,
     )

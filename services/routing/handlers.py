@@ -1,26 +1,200 @@
 """Routing's use cases. Each takes a unit of work with routing's repositories on it, calls the domain, saves, and
 emits events through the unit of work's outbox; transport (Kafka in ``subscribers.py``, HTTP in ``api.py``, the
-school list read at start in ``app.py``) calls them.
+deadline worker in ``deadlines.py``, the files read at start in ``app.py``) calls them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from uuid import UUID
 
 from services.routing import domain
-from services.routing.domain import Assignment, BusinessCalendar, NetworkSummary, RowProblem, School, SlaPolicy
+from services.routing.domain import (
+    Assignment,
+    HistoryEntry,
+    LifecycleKind,
+    NetworkSummary,
+    RowProblem,
+    Rules,
+    School,
+    Staff,
+)
 from services.routing.unit_of_work import RoutingUnitOfWork
+from shared.contracts.envelope import InquiryEvent
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.topics import ROUTING_EVENTS
+from shared.contracts.lifecycle import (
+    InquiryAcknowledged,
+    InquiryParentReplied,
+    InquiryReopened,
+    InquiryResolved,
+    InquiryWaitingOnParent,
+    LifecycleEvent,
+)
+from shared.contracts.routing import StaffUpdated
+from shared.contracts.topics import ROUTING_EVENTS, STAFF_EVENTS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# A category routing has no policy for (a newer intake) still gets a deadline: the most cautious default.
-FALLBACK_POLICY = SlaPolicy(category="other", network_business_days=2, psa_business_days=2)
+_KINDS: dict[type[LifecycleEvent], LifecycleKind] = {
+    InquiryAcknowledged: "acknowledged",
+    InquiryWaitingOnParent: "waiting_on_parent",
+    InquiryParentReplied: "parent_replied",
+    InquiryResolved: "resolved",
+    InquiryReopened: "reopened",
+}
+
+
+class UnknownInquiry(LookupError):
+    """A lifecycle event for an inquiry routing never assigned: the record is parked with this reason."""
+
+
+class Refused(ValueError):
+    """An operator's request routing will not carry out, and why (the API answers 409)."""
+
+
+class PastDay(Refused):
+    """A closure for a day already past (the API answers 422 naming the date)."""
+
+
+async def current_rules(uow: RoutingUnitOfWork, base: Rules) -> Rules:
+    """The rules with the emergency closures every replica has recorded (read in the caller's transaction)."""
+    closures = await uow.calendar.closures()
+    if not closures:
+        return base
+    calendar = base.calendar
+    for day, reason in closures.items():
+        calendar = calendar.with_closure(day, reason)
+    return replace(base, calendar=calendar)
+
+
+async def assign_inquiries(
+    uow: RoutingUnitOfWork, events: Sequence[InquirySubmitted], *, rules: Rules, now: datetime
+) -> None:
+    """Give each new inquiry to the network that serves its school and the least-loaded staff member of the tier,
+    start its clocks and emit ``inquiry.assigned``. An inquiry assigned before (or twice in ``events``) keeps its first
+    assignment and is announced once."""
+    if not events:
+        return
+    rules = await current_rules(uow, rules)
+    schools = await uow.directory.get_schools(school_ids=[event.student.school_id for event in events])
+    networks = {school.network.id for school in schools.values() if school.network}
+    staff = await uow.staff.lock_pool(network_ids=networks)
+    decided = []
+    seen: set[UUID] = set()
+    for event in events:
+        if event.inquiry_id in seen:
+            continue
+        seen.add(event.inquiry_id)
+        decided.append(
+            domain.assign(event, school=schools.get(event.student.school_id), staff=staff, rules=rules, now=now)
+        )
+    new = await uow.assignments.insert_new(assignments=[assignment for assignment, _ in decided])
+    for assignment, assigned in decided:
+        if assignment.inquiry_id in new:
+            uow.emit(ROUTING_EVENTS, assigned)
+        else:
+            staff.release(assignment.assignee_id)  # assigned before: the load it took back
+    await uow.staff.add_load(changes=staff.changed())
+
+
+async def follow_lifecycle(
+    uow: RoutingUnitOfWork, events: Sequence[LifecycleEvent], *, rules: Rules, now: datetime
+) -> None:
+    """Move each inquiry's clocks as its case moves (see ``domain.follow``), in the order of ``events``. The time of a
+    step is when it happened (never later than ``now``). An event for an inquiry routing never assigned raises
+    ``UnknownInquiry``: it cannot be applied, and is parked with the reason."""
+    if not events:
+        return
+    rules = await current_rules(uow, rules)
+    locked = await uow.assignments.lock(inquiry_ids=[event.inquiry_id for event in events])
+    unknown = sorted({str(event.inquiry_id) for event in events if event.inquiry_id not in locked})
+    if unknown:
+        raise UnknownInquiry(f"routing never assigned inquiry {', '.join(unknown)}")
+    staff = await uow.staff.lock_pool(network_ids={a.network.id for a in locked.values()})
+    changed: dict[UUID, Assignment] = {}
+    for event in events:
+        current = changed.get(event.inquiry_id, locked[event.inquiry_id])
+        at = min(event.occurred_at, now)
+        changed[event.inquiry_id] = domain.follow(current, _KINDS[type(event)], at=at, rules=rules, staff=staff)
+    await uow.assignments.save(assignments=list(changed.values()), now=now)
+    await uow.staff.add_load(changes=staff.changed())
+
+
+async def apply_inquiry_events(
+    uow: RoutingUnitOfWork, events: Sequence[InquirySubmitted | LifecycleEvent], *, rules: Rules, now: datetime
+) -> None:
+    """Intake's events in their order on the topic (one inquiry's events are on one partition, in order): runs of
+    submissions are assigned, runs of lifecycle steps move clocks."""
+    run: list[InquirySubmitted | LifecycleEvent] = []
+    for event in [*events, None]:
+        if run and (event is None or isinstance(event, InquirySubmitted) != isinstance(run[0], InquirySubmitted)):
+            if isinstance(run[0], InquirySubmitted):
+                await assign_inquiries(uow, [e for e in run if isinstance(e, InquirySubmitted)], rules=rules, now=now)
+            else:
+                await follow_lifecycle(uow, [e for e in run if isinstance(e, LifecycleEvent)], rules=rules, now=now)
+            run = []
+        if event is not None:
+            run.append(event)
+
+
+async def fire_due(uow: RoutingUnitOfWork, *, rules: Rules, now: datetime, limit: int) -> int:
+    """Claim up to ``limit`` inquiries whose next warning, escalation or breach is due (rows other replicas hold are
+    skipped), fire everything due on each, and save the new state with its events and history in this transaction:
+    each fires exactly once whatever the number of replicas. Returns how many inquiries were claimed."""
+    claimed = await uow.assignments.claim_due(now=now, limit=limit)
+    if not claimed:
+        return 0
+    rules = await current_rules(uow, rules)
+    staff = await uow.staff.lock_pool(network_ids={a.network.id for a in claimed})
+    fired = [domain.fire(assignment, now=now, rules=rules, staff=staff) for assignment in claimed]
+    await uow.assignments.save(assignments=[f.assignment for f in fired], now=now)
+    await uow.staff.add_load(changes=staff.changed())
+    await _announce(uow, [event for f in fired for event in f.events])
+    return len(claimed)
+
+
+async def _announce(uow: RoutingUnitOfWork, events: Sequence[InquiryEvent]) -> None:
+    """Emit routing's events about inquiries and keep each in its inquiry's routing history."""
+    for event in events:
+        uow.emit(ROUTING_EVENTS, event)
+    await uow.assignments.add_history(entries=[domain.history_of(event) for event in events])
+
+
+async def next_due(uow: RoutingUnitOfWork) -> datetime | None:
+    return await uow.assignments.next_due()
+
+
+@dataclass(frozen=True)
+class ClosureAdded:
+    day: date
+    reason: str
+    moved: int
+
+
+async def add_closure(uow: RoutingUnitOfWork, *, day: date, reason: str, rules: Rules, now: datetime) -> ClosureAdded:
+    """Close the offices on ``day`` (an emergency closure): every inquiry in flight whose deadline moves is saved
+    with its new deadline and announced (``inquiry.deadline_moved``). A day already past, or already closed, is
+    refused; today is allowed (a closure called in the morning)."""
+    today = rules.calendar.local_day(now)
+    if day < today:
+        raise PastDay(f"is in the past (today is {today} on the district's clock)")
+    before = await current_rules(uow, rules)
+    if not await uow.calendar.add_closure(day=day, reason=reason, now=now):
+        raise Refused(f"{day} is already an emergency closure day")
+    after = replace(before, calendar=before.calendar.with_closure(day, reason))
+    moved: list[Assignment] = []
+    announced: list[InquiryEvent] = []
+    for assignment in await uow.assignments.lock_open():
+        event = domain.moved_by_closure(domain.scheduled(assignment, before), rules=after, now=now)
+        if event is not None:
+            moved.append(domain.scheduled(assignment, after))
+            announced.append(event)
+    await uow.assignments.save(assignments=moved, now=now)
+    await _announce(uow, announced)
+    return ClosureAdded(day=day, reason=reason, moved=len(moved))
 
 
 @dataclass(frozen=True)
@@ -31,28 +205,94 @@ class DirectoryLoaded:
     problems: list[RowProblem]
 
 
-async def assign_inquiries(
-    uow: RoutingUnitOfWork, events: Sequence[InquirySubmitted], *, calendar: BusinessCalendar, now: datetime
-) -> None:
-    """Give each new inquiry to the network that serves its school and emit ``inquiry.assigned``. An inquiry assigned
-    before (or twice in ``events``) keeps its first assignment and is announced once."""
-    schools = await uow.directory.get_schools(school_ids=[event.student.school_id for event in events])
-    policies = await uow.assignments.get_sla_policies()
-    decided = [
-        domain.assign(
-            event,
-            school=schools.get(event.student.school_id),
-            policy=policies.get(event.category.value, FALLBACK_POLICY),
-            calendar=calendar,
-            now=now,
+@dataclass(frozen=True)
+class SchoolsLoaded:
+    """A new school list: how many schools, how many changed network, how many open inquiries were rerouted."""
+
+    schools: int
+    moved_schools: int
+    rerouted: int
+
+
+async def load_schools(
+    uow: RoutingUnitOfWork, schools: Sequence[School], *, rules: Rules, now: datetime
+) -> SchoolsLoaded:
+    """Load a new school list (already validated whole) and send the open inquiries of every school that changed
+    network to its new network at the same tier, elapsed time kept, each announced as ``inquiry.rerouted``."""
+    before = await uow.directory.get_schools(school_ids=[school.id for school in schools])
+    await uow.directory.upsert(schools=schools)
+    moved = {
+        school.id: school
+        for school in schools
+        if school.id in before and _network_id(before[school.id]) != _network_id(school)
+    }
+    rerouted = 0
+    if moved:
+        rules = await current_rules(uow, rules)
+        open_ones = await uow.assignments.lock_open(school_ids=list(moved))
+        staff = await uow.staff.lock_pool(
+            network_ids={a.network.id for a in open_ones} | {n for s in moved.values() if (n := _network_id(s))}
         )
-        for event in events
-    ]
-    new = await uow.assignments.insert_new(assignments=[assignment for assignment, _ in decided])
-    for assignment, assigned in decided:
-        if assignment.inquiry_id in new:
-            new.discard(assignment.inquiry_id)  # the first of an inquiry's assignments in the batch is the one stored
-            uow.emit(ROUTING_EVENTS, assigned)
+        changed: list[Assignment] = []
+        announced: list[InquiryEvent] = []
+        for assignment in open_ones:
+            result = domain.reroute(assignment, moved[assignment.school_id], rules=rules, staff=staff, now=now)
+            if result is not None:
+                changed.append(result[0])
+                announced.append(result[1])
+        await uow.assignments.save(assignments=changed, now=now)
+        await _announce(uow, announced)
+        await uow.staff.add_load(changes=staff.changed())
+        rerouted = len(changed)
+    return SchoolsLoaded(schools=len(schools), moved_schools=len(moved), rerouted=rerouted)
+
+
+def _network_id(school: School) -> str | None:
+    return school.network.id if school.network else None
+
+
+async def put_staff(uow: RoutingUnitOfWork, staff: Sequence[Staff], *, now: datetime, only_new: bool) -> list[Staff]:
+    """Add or change staff members (``only_new``: add the ones not on file, as the staff file's seed does) and
+    announce each added or changed one as ``staff.updated``. A network the directory does not know is refused."""
+    unknown = {m.network_id for m in staff} - await uow.staff.known_networks(network_ids={m.network_id for m in staff})
+    if unknown:
+        raise Refused(f"no such network in the directory: {', '.join(sorted(unknown))}")
+    changed = await uow.staff.upsert(staff=staff, only_new=only_new, now=now)
+    for member in changed:
+        uow.emit(
+            STAFF_EVENTS,
+            StaffUpdated(
+                occurred_at=now,
+                correlation_id=f"staff-{member.id}",
+                staff_id=member.id,
+                role=member.role,
+                network_id=member.network_id,
+                active=member.active,
+            ),
+        )
+    return changed
+
+
+async def list_staff(uow: RoutingUnitOfWork, *, network_id: str | None = None) -> list[Staff]:
+    return await uow.staff.all(network_id=network_id)
+
+
+async def routing_state(
+    uow: RoutingUnitOfWork, inquiry_id: UUID, *, rules: Rules
+) -> tuple[Assignment, list[HistoryEntry], Rules] | None:
+    """The inquiry's routing state, the history of what fired, and the rules in force (for time left)."""
+    assignment = await uow.assignments.get(inquiry_id=inquiry_id)
+    if assignment is None:
+        return None
+    return assignment, await uow.assignments.history(inquiry_id=inquiry_id), await current_rules(uow, rules)
+
+
+async def network_queue(
+    uow: RoutingUnitOfWork, network_id: str, *, rules: Rules, now: datetime
+) -> list[tuple[Assignment, int | None]]:
+    """A network's open inquiries, least business time left first (paused ones last)."""
+    rules = await current_rules(uow, rules)
+    return domain.queue_order(await uow.assignments.open_in_network(network_id=network_id), rules, now)
 
 
 async def load_directory(uow: RoutingUnitOfWork, rows: list[dict[str, str]]) -> DirectoryLoaded:

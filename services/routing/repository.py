@@ -1,9 +1,12 @@
-"""All of routing's SQL: ``DirectoryRepository`` (``uow.directory``) and ``AssignmentRepository``
-(``uow.assignments``) on a unit of work's connection."""
+"""All of routing's SQL on a unit of work's connection: ``DirectoryRepository`` (``uow.directory``),
+``AssignmentRepository`` (``uow.assignments``: each inquiry's routing state and clocks, and their history),
+``StaffRepository`` (``uow.staff``) and ``CalendarRepository`` (``uow.calendar``: emergency closures)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from asyncpg import Record
@@ -13,10 +16,13 @@ from services.routing.domain import (
     CENTRAL_ID,
     CENTRAL_NAME,
     Assignment,
+    HistoryEntry,
     Network,
     NetworkSummary,
     School,
-    SlaPolicy,
+    SlaClock,
+    Staff,
+    StaffPool,
 )
 
 _SCHOOL_SELECT = (
@@ -82,26 +88,118 @@ class DirectoryRepository:
         ]
 
 
+_ASSIGNMENT_SELECT = (
+    "SELECT a.inquiry_id, a.category, a.school_id, a.network_id, n.name AS network_name, a.queue, a.tier, a.reason,"
+    " a.assigned_at, a.due_at, a.urgency, a.assignee_id, a.status, a.tier_started_at, a.next_due_at, a.breached_at,"
+    " a.fr_target, a.fr_elapsed, a.fr_since, a.fr_stopped, a.fr_warned,"
+    " a.res_target, a.res_elapsed, a.res_since, a.res_stopped, a.res_warned"
+    " FROM assignments a JOIN networks n ON n.id = a.network_id"
+)
+
+
+def _clock(row: Record, prefix: str) -> SlaClock | None:
+    if row[f"{prefix}_target"] is None:
+        return None
+    return SlaClock(
+        target=row[f"{prefix}_target"],
+        elapsed=row[f"{prefix}_elapsed"],
+        since=row[f"{prefix}_since"],
+        stopped=row[f"{prefix}_stopped"],
+        warned=row[f"{prefix}_warned"],
+    )
+
+
+def _assignment(row: Record) -> Assignment:
+    return Assignment(
+        inquiry_id=row["inquiry_id"],
+        category=row["category"],
+        school_id=row["school_id"],
+        network=Network(row["network_id"], row["network_name"]),
+        queue=row["queue"],
+        tier=row["tier"],
+        reason=row["reason"],
+        assigned_at=row["assigned_at"],
+        due_at=row["due_at"],
+        urgency=row["urgency"],
+        assignee_id=row["assignee_id"],
+        status=row["status"],
+        tier_started_at=row["tier_started_at"],
+        first_response=_clock(row, "fr"),
+        resolution=_clock(row, "res"),
+        next_due_at=row["next_due_at"],
+        breached_at=row["breached_at"],
+    )
+
+
+# The state columns a change writes, in the order of ``_state``; each goes in as an array (one statement per batch).
+_STATE = (
+    ("network_id", "text"),
+    ("queue", "text"),
+    ("tier", "text"),
+    ("assignee_id", "text"),
+    ("status", "text"),
+    ("tier_started_at", "timestamptz"),
+    ("due_at", "timestamptz"),
+    ("next_due_at", "timestamptz"),
+    ("breached_at", "timestamptz"),
+    ("fr_target", "int"),
+    ("fr_elapsed", "int"),
+    ("fr_since", "timestamptz"),
+    ("fr_stopped", "bool"),
+    ("fr_warned", "bool"),
+    ("res_target", "int"),
+    ("res_elapsed", "int"),
+    ("res_since", "timestamptz"),
+    ("res_stopped", "bool"),
+    ("res_warned", "bool"),
+)
+
+
+def _clock_values(clock: SlaClock | None) -> list[Any]:
+    if clock is None:
+        return [None, 0, None, False, False]
+    return [clock.target, clock.elapsed, clock.since, clock.stopped, clock.warned]
+
+
+def _state(a: Assignment) -> list[Any]:
+    return [
+        a.network.id,
+        a.queue,
+        a.tier,
+        a.assignee_id,
+        a.status,
+        a.tier_started_at,
+        a.due_at,
+        a.next_due_at,
+        a.breached_at,
+        *_clock_values(a.first_response),
+        *_clock_values(a.resolution),
+    ]
+
+
+def _columns(rows: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(count)]
+
+
+_UPDATE_STATE = (
+    "UPDATE assignments a SET "  # noqa: S608 - only the constant column names above go in
+    + ", ".join(f"{name} = u.{name}" for name, _ in _STATE)
+    + f", updated_at = ${len(_STATE) + 2} FROM unnest($1::uuid[], "
+    + ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_STATE, start=2))
+    + ") AS u(inquiry_id, "
+    + ", ".join(name for name, _ in _STATE)
+    + ") WHERE a.inquiry_id = u.inquiry_id"
+)
+
+
 class AssignmentRepository:
-    """The SLA policies, and the assignments with their deadlines, in routing's schema."""
+    """Each inquiry's routing state (network, tier, assignee, clocks) and what fired, in routing's schema."""
 
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
 
-    async def get_sla_policies(self) -> dict[str, SlaPolicy]:
-        """Each category's policy, by category."""
-        rows = await self._conn.fetch("SELECT category, network_business_days, psa_business_days FROM sla_policies")
-        return {
-            row["category"]: SlaPolicy(
-                category=row["category"],
-                network_business_days=row["network_business_days"],
-                psa_business_days=row["psa_business_days"],
-            )
-            for row in rows
-        }
-
     async def insert_new(self, *, assignments: Sequence[Assignment]) -> set[UUID]:
-        """Insert new assignments and their network-tier deadline; return the inquiry ids that were new.
+        """Insert new assignments; return the inquiry ids that were new.
 
         An inquiry already assigned (or repeated within ``assignments``: the first one counts) is left as it is.
         """
@@ -109,9 +207,11 @@ class AssignmentRepository:
             return set()
         rows = await self._conn.fetch(
             "INSERT INTO assignments (inquiry_id, category, school_id, network_id, queue, tier, reason, assigned_at,"
-            " updated_at) SELECT *, a.assigned_at FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],"
-            " $5::text[], $6::text[], $7::text[], $8::timestamptz[]) AS a(inquiry_id, category, school_id,"
-            " network_id, queue, tier, reason, assigned_at) ON CONFLICT (inquiry_id) DO NOTHING RETURNING inquiry_id",
+            " updated_at, urgency) SELECT a.inquiry_id, a.category, a.school_id, a.network_id, a.queue, a.tier,"
+            " a.reason, a.assigned_at, a.assigned_at, a.urgency FROM unnest($1::uuid[], $2::text[], $3::int[],"
+            " $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[]) AS a(inquiry_id,"
+            " category, school_id, network_id, queue, tier, reason, assigned_at, urgency)"
+            " ON CONFLICT (inquiry_id) DO NOTHING RETURNING inquiry_id",
             [a.inquiry_id for a in assignments],
             [a.category for a in assignments],
             [a.school_id for a in assignments],
@@ -120,36 +220,206 @@ class AssignmentRepository:
             [a.tier for a in assignments],
             [a.reason for a in assignments],
             [a.assigned_at for a in assignments],
+            [a.urgency for a in assignments],
         )
         new = {row["inquiry_id"] for row in rows}
-        fresh = [a for a in assignments if a.inquiry_id in new]
-        await self._conn.execute(
-            "INSERT INTO deadlines (inquiry_id, tier, due_at) SELECT * FROM unnest($1::uuid[], $2::text[],"
-            " $3::timestamptz[]) ON CONFLICT DO NOTHING",
-            [a.inquiry_id for a in fresh],
-            [a.tier for a in fresh],
-            [a.due_at for a in fresh],
-        )
+        first: dict[UUID, Assignment] = {}
+        for a in assignments:
+            if a.inquiry_id in new:
+                first.setdefault(a.inquiry_id, a)
+        await self.save(assignments=list(first.values()), now=max(a.assigned_at for a in assignments))
         return new
 
+    async def save(self, *, assignments: Sequence[Assignment], now: datetime) -> None:
+        """Write the routing state (network, tier, assignee, clocks, due times) of these assignments."""
+        if not assignments:
+            return
+        await self._conn.execute(
+            _UPDATE_STATE,
+            [a.inquiry_id for a in assignments],
+            *_columns([_state(a) for a in assignments], len(_STATE)),
+            now,
+        )
+
     async def get(self, *, inquiry_id: UUID) -> Assignment | None:
-        """The inquiry's assignment with its network's name now and the deadline of its current tier."""
-        row = await self._conn.fetchrow(
-            "SELECT a.inquiry_id, a.category, a.school_id, a.network_id, n.name AS network_name, a.queue, a.tier,"
-            " a.reason, a.assigned_at, d.due_at FROM assignments a JOIN networks n ON n.id = a.network_id"
-            " LEFT JOIN deadlines d ON d.inquiry_id = a.inquiry_id AND d.tier = a.tier WHERE a.inquiry_id = $1",
+        """The inquiry's routing state, with its network's name now."""
+        row = await self._conn.fetchrow(f"{_ASSIGNMENT_SELECT} WHERE a.inquiry_id = $1", inquiry_id)
+        return _assignment(row) if row else None
+
+    async def lock(self, *, inquiry_ids: Iterable[UUID]) -> dict[UUID, Assignment]:
+        """The assignments of these inquiries, locked for this transaction (in id order, so two never deadlock)."""
+        rows = await self._conn.fetch(
+            f"{_ASSIGNMENT_SELECT} WHERE a.inquiry_id = ANY($1::uuid[]) ORDER BY a.inquiry_id FOR UPDATE OF a",
+            list(set(inquiry_ids)),
+        )
+        return {row["inquiry_id"]: _assignment(row) for row in rows}
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[Assignment]:
+        """Up to ``limit`` assignments whose next warning, escalation or breach is due, earliest first, locked for
+        this transaction; rows another replica holds are skipped (``FOR UPDATE SKIP LOCKED``)."""
+        rows = await self._conn.fetch(
+            f"{_ASSIGNMENT_SELECT} WHERE a.inquiry_id IN (SELECT inquiry_id FROM assignments WHERE next_due_at <= $1"  # noqa: S608
+            " ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            now,
+            limit,
+        )
+        return [_assignment(row) for row in rows]
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending warning, escalation or breach is due."""
+        due: datetime | None = await self._conn.fetchval("SELECT min(next_due_at) FROM assignments")
+        return due
+
+    async def lock_open(self, *, school_ids: Sequence[int] | None = None) -> list[Assignment]:
+        """Open assignments with clocks (of these schools, when given), locked in id order."""
+        where = "a.status = 'open' AND (a.fr_target IS NOT NULL OR a.res_target IS NOT NULL)"
+        if school_ids is None:
+            rows = await self._conn.fetch(f"{_ASSIGNMENT_SELECT} WHERE {where} ORDER BY a.inquiry_id FOR UPDATE OF a")
+        else:
+            rows = await self._conn.fetch(
+                f"{_ASSIGNMENT_SELECT} WHERE {where} AND a.school_id = ANY($1::int[])"
+                " ORDER BY a.inquiry_id FOR UPDATE OF a",
+                list(school_ids),
+            )
+        return [_assignment(row) for row in rows]
+
+    async def open_in_network(self, *, network_id: str) -> list[Assignment]:
+        rows = await self._conn.fetch(f"{_ASSIGNMENT_SELECT} WHERE a.network_id = $1 AND a.status = 'open'", network_id)
+        return [_assignment(row) for row in rows]
+
+    async def add_history(self, *, entries: Sequence[HistoryEntry]) -> None:
+        if not entries:
+            return
+        await self._conn.execute(
+            "INSERT INTO sla_history (inquiry_id, event_type, tier, clock, to_tier, network_id, assignee_id, due_at,"
+            " detail, occurred_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::timestamptz[])",
+            *_columns(
+                [
+                    (
+                        e.inquiry_id,
+                        e.event_type,
+                        e.tier,
+                        e.clock,
+                        e.to_tier,
+                        e.network_id,
+                        e.assignee_id,
+                        e.due_at,
+                        e.detail,
+                        e.occurred_at,
+                    )
+                    for e in entries
+                ],
+                10,
+            ),
+        )
+
+    async def history(self, *, inquiry_id: UUID) -> list[HistoryEntry]:
+        rows = await self._conn.fetch(
+            "SELECT inquiry_id, event_type, tier, occurred_at, clock, to_tier, network_id, assignee_id, due_at, detail"
+            " FROM sla_history WHERE inquiry_id = $1 ORDER BY id",
             inquiry_id,
         )
-        if row is None:
-            return None
-        return Assignment(
-            inquiry_id=row["inquiry_id"],
-            category=row["category"],
-            school_id=row["school_id"],
-            network=Network(row["network_id"], row["network_name"]),
-            queue=row["queue"],
-            tier=row["tier"],
-            reason=row["reason"],
-            assigned_at=row["assigned_at"],
-            due_at=row["due_at"],
+        return [HistoryEntry(**dict(row)) for row in rows]
+
+
+def _staff(row: Record) -> Staff:
+    return Staff(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        network_id=row["network_id"],
+        active=row["active"],
+        open_load=row["open_load"],
+    )
+
+
+_STAFF_SELECT = "SELECT id, name, role, network_id, active, open_load FROM staff"
+
+
+class StaffRepository:
+    """The staff directory and each member's open load."""
+
+    def __init__(self, conn: PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def lock_pool(self, *, network_ids: Iterable[str]) -> StaffPool:
+        """The staff of these networks (and central), locked in id order, as a pool to give inquiries out from."""
+        rows = await self._conn.fetch(
+            f"{_STAFF_SELECT} WHERE network_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+            sorted({*network_ids, CENTRAL_ID}),
         )
+        return StaffPool(_staff(row) for row in rows)
+
+    async def add_load(self, *, changes: dict[str, int]) -> None:
+        if changes:
+            await self._conn.execute(
+                "UPDATE staff s SET open_load = greatest(0, s.open_load + c.delta) FROM unnest($1::text[], $2::int[])"
+                " AS c(id, delta) WHERE s.id = c.id",
+                list(changes),
+                list(changes.values()),
+            )
+
+    async def all(self, *, network_id: str | None = None) -> list[Staff]:
+        if network_id is None:
+            rows = await self._conn.fetch(f"{_STAFF_SELECT} ORDER BY network_id, role, id")
+        else:
+            rows = await self._conn.fetch(f"{_STAFF_SELECT} WHERE network_id = $1 ORDER BY role, id", network_id)
+        return [_staff(row) for row in rows]
+
+    async def get(self, *, staff_id: str) -> Staff | None:
+        row = await self._conn.fetchrow(f"{_STAFF_SELECT} WHERE id = $1", staff_id)
+        return _staff(row) if row else None
+
+    async def known_networks(self, *, network_ids: Iterable[str]) -> set[str]:
+        rows = await self._conn.fetch("SELECT id FROM networks WHERE id = ANY($1::text[])", list(set(network_ids)))
+        return {row["id"] for row in rows}
+
+    async def upsert(self, *, staff: Sequence[Staff], only_new: bool, now: datetime) -> list[Staff]:
+        """Add these staff (and, unless ``only_new``, change the ones that differ); the rows added or changed."""
+        if not staff:
+            return []
+        conflict = (
+            "DO NOTHING"
+            if only_new
+            else "DO UPDATE SET name = excluded.name, role = excluded.role, network_id = excluded.network_id,"
+            " active = excluded.active, updated_at = excluded.updated_at"
+            " WHERE (staff.name, staff.role, staff.network_id, staff.active)"
+            " IS DISTINCT FROM (excluded.name, excluded.role, excluded.network_id, excluded.active)"
+        )
+        rows = await self._conn.fetch(
+            "INSERT INTO staff (id, name, role, network_id, active, updated_at) SELECT s.*, $6::timestamptz FROM"  # noqa: S608
+            " unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS s(id, name, role, network_id,"
+            f" active) ON CONFLICT (id) {conflict} RETURNING id, name, role, network_id, active, open_load",
+            [m.id for m in staff],
+            [m.name for m in staff],
+            [m.role for m in staff],
+            [m.network_id for m in staff],
+            [m.active for m in staff],
+            now,
+        )
+        return [_staff(row) for row in rows]
+
+
+class CalendarRepository:
+    """Emergency closure days, shared by every replica."""
+
+    def __init__(self, conn: PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def closures(self) -> dict[date, str]:
+        rows = await self._conn.fetch("SELECT day, reason FROM calendar_closures")
+        return {row["day"]: row["reason"] for row in rows}
+
+    async def add_closure(self, *, day: date, reason: str, now: datetime) -> bool:
+        """Record a closure day; False when that day was closed already. Serialized with a transaction lock, so two
+        replicas adding closures never move the same deadlines from different calendars."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('routing.calendar_closures'))")
+        added = await self._conn.fetchval(
+            "INSERT INTO calendar_closures (day, reason, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            " RETURNING true",
+            day,
+            reason,
+            now,
+        )
+        return bool(added)

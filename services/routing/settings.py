@@ -1,10 +1,12 @@
 """Routing's settings: env prefix ``PSC_ROUTING_``, plus the platform's ``PSC_`` settings."""
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.routing.files import DEMO_STAFF, DISTRICT_CALENDAR, SLA_POLICIES
 from shared.settings import ServiceSettings
 
 SCHOOLS_CSV = Path(__file__).parent / "data" / "cps_schools_sy1819.csv"
@@ -17,3 +19,12 @@ class RoutingSettings(ServiceSettings):
     schools_csv: Path = Field(SCHOOLS_CSV, description="The district's school list with each school's network")
     timezone: str = Field("America/Chicago", description="The district's business calendar runs on this clock")
     holiday_subdivision: str = Field("IL", description="US state whose public holidays are days off")
+    business_opens: time = Field(time(8, 0), description="When the offices open on a business day (district clock)")
+    business_closes: time = Field(time(17, 0), description="When they close")
+    calendar_file: Path = Field(DISTRICT_CALENDAR, description="The district's own closed days (breaks, holidays)")
+    policy_file: Path = Field(SLA_POLICIES, description="SLA targets per category, urgency and tier")
+    staff_file: Path | None = Field(DEMO_STAFF, description="Staff seeded at start (ids already on file are kept)")
+    deadline_batch: int = Field(1000, ge=1, description="Due inquiries the deadline worker fires per transaction")
+    deadline_poll_seconds: float = Field(
+        1.0, gt=0, description="Longest the deadline worker sleeps (it wakes earlier at the next due time)"
+    )

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from services.routing import handlers
-from services.routing.domain import BusinessCalendar
+from services.routing.domain import Rules
 from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.clock import Clock
 from shared.contracts.inquiries import InquirySubmitted
+from shared.contracts.lifecycle import LIFECYCLE_EVENTS, LifecycleEvent
 from shared.kafka.batch_consumer import Incoming
 from shared.kafka.event_subscriber import EventSubscriber
 
 
-class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted, RoutingUnitOfWork]):
-    """``psc.inquiries.events``: a new inquiry goes to the queue of the network that serves the school."""
+class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted | LifecycleEvent, RoutingUnitOfWork]):
+    """``psc.inquiries.events``: a new inquiry goes to the queue of the network that serves the school; the case's
+    lifecycle steps (acknowledged, waiting on the parent, replied, resolved, reopened) move its SLA clocks.
+
+    One subscription for both, so one inquiry's submission and its steps are applied in their order on the
+    partition (the name stays ``inquiry-submitted``: it is the consumer group and the inbox key).
+    """
 
     name = "inquiry-submitted"
-    handles = (InquirySubmitted,)
+    handles = (InquirySubmitted, *LIFECYCLE_EVENTS)
 
-    def __init__(self, *, clock: Clock, calendar: BusinessCalendar) -> None:
+    def __init__(self, *, clock: Clock, rules: Rules) -> None:
         self._clock = clock
-        self._calendar = calendar
+        self._rules = rules
 
-    async def handle(self, uow: RoutingUnitOfWork, batch: list[Incoming[InquirySubmitted]]) -> None:
-        await handlers.assign_inquiries(
-            uow, [item.message for item in batch], calendar=self._calendar, now=self._clock.now()
+    async def handle(self, uow: RoutingUnitOfWork, batch: list[Incoming[InquirySubmitted | LifecycleEvent]]) -> None:
+        await handlers.apply_inquiry_events(
+            uow, [item.message for item in batch], rules=self._rules, now=self._clock.now()
         )

@@ -3,14 +3,20 @@ unit tests) and the PostgreSQL one the service runs with."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
 
-from services.routing.domain import Assignment, NetworkSummary, School, SlaPolicy
-from services.routing.repository import AssignmentRepository, DirectoryRepository
+from services.routing.domain import Assignment, HistoryEntry, NetworkSummary, School, Staff, StaffPool
+from services.routing.repository import (
+    AssignmentRepository,
+    CalendarRepository,
+    DirectoryRepository,
+    StaffRepository,
+)
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 
@@ -25,11 +31,45 @@ class Directory(Protocol):
 
 
 class Assignments(Protocol):
-    async def get_sla_policies(self) -> dict[str, SlaPolicy]: ...
-
     async def insert_new(self, *, assignments: Sequence[Assignment]) -> set[UUID]: ...
 
+    async def save(self, *, assignments: Sequence[Assignment], now: datetime) -> None: ...
+
     async def get(self, *, inquiry_id: UUID) -> Assignment | None: ...
+
+    async def lock(self, *, inquiry_ids: Iterable[UUID]) -> dict[UUID, Assignment]: ...
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[Assignment]: ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def lock_open(self, *, school_ids: Sequence[int] | None = None) -> list[Assignment]: ...
+
+    async def open_in_network(self, *, network_id: str) -> list[Assignment]: ...
+
+    async def add_history(self, *, entries: Sequence[HistoryEntry]) -> None: ...
+
+    async def history(self, *, inquiry_id: UUID) -> list[HistoryEntry]: ...
+
+
+class StaffDirectory(Protocol):
+    async def lock_pool(self, *, network_ids: Iterable[str]) -> StaffPool: ...
+
+    async def add_load(self, *, changes: dict[str, int]) -> None: ...
+
+    async def all(self, *, network_id: str | None = None) -> list[Staff]: ...
+
+    async def get(self, *, staff_id: str) -> Staff | None: ...
+
+    async def known_networks(self, *, network_ids: Iterable[str]) -> set[str]: ...
+
+    async def upsert(self, *, staff: Sequence[Staff], only_new: bool, now: datetime) -> list[Staff]: ...
+
+
+class Closures(Protocol):
+    async def closures(self) -> dict[date, str]: ...
+
+    async def add_closure(self, *, day: date, reason: str, now: datetime) -> bool: ...
 
 
 class RoutingUnitOfWork(Outbox, Protocol):
@@ -39,11 +79,21 @@ class RoutingUnitOfWork(Outbox, Protocol):
     @property
     def assignments(self) -> Assignments: ...
 
+    @property
+    def staff(self) -> StaffDirectory: ...
+
+    @property
+    def calendar(self) -> Closures: ...
+
 
 class PostgresRoutingUnitOfWork(UnitOfWork):
     directory: DirectoryRepository
     assignments: AssignmentRepository
+    staff: StaffRepository
+    calendar: CalendarRepository
 
     def _bind(self, conn: PoolConnectionProxy) -> None:
         self.directory = DirectoryRepository(conn)
         self.assignments = AssignmentRepository(conn)
+        self.staff = StaffRepository(conn)
+        self.calendar = CalendarRepository(conn)

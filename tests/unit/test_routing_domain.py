@@ -1,16 +1,14 @@
-"""Routing's pure rules: the directory, the business calendar and the assignment decision."""
+"""Routing's pure rules: the directory and the assignment decision (the calendar and clocks: test_routing_calendar)."""
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from uuid import uuid4
 
-import holidays
+from fakes.routing import RULES, STAFF
 
 from services.routing import domain
-from services.routing.domain import BusinessCalendar, Network, School, SlaPolicy
+from services.routing.domain import Network, School, StaffPool
 from shared.contracts.inquiries import InquirySubmitted
-
-CALENDAR = BusinessCalendar(timezone="America/Chicago", holidays=holidays.country_holidays("US", subdiv="IL"))
-POLICY = SlaPolicy("special_education", network_business_days=2, psa_business_days=2)
 
 
 def submitted(school_id: int = 609794) -> InquirySubmitted:
@@ -46,35 +44,41 @@ def test_bad_rows_of_the_school_list_are_reported_with_line_and_field() -> None:
     assert [(p.line, p.field) for p in problems] == [(3, "school_id")]
 
 
-def test_a_friday_evening_inquiry_with_two_business_days_is_due_tuesday_at_five() -> None:
-    friday_evening = datetime(2026, 11, 13, 23, 30, tzinfo=UTC)  # 17:30 in Chicago
-    due = CALENDAR.due_after(friday_evening, 2)
-    assert due.date() == date(2026, 11, 17) and (due.hour, due.minute) == (17, 0)
-
-
-def test_thanksgiving_does_not_count_as_a_business_day() -> None:
-    wednesday_before = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-    assert CALENDAR.due_after(wednesday_before, 1).date() == date(2026, 11, 27)
-
-
-def test_an_inquiry_goes_to_the_network_that_serves_the_school() -> None:
+def test_an_inquiry_goes_to_the_network_that_serves_the_school_and_its_least_loaded_staff() -> None:
     school = School(609794, "EDISON", "Thomas A Edison", Network("network-1", "Network 1"))
     now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-    assignment, event = domain.assign(submitted(), school=school, policy=POLICY, calendar=CALENDAR, now=now)
-    assert (event.network_id, event.queue, event.tier, event.reason) == (
+    pool = StaffPool([replace(STAFF[1], open_load=3), *STAFF[2:]])
+    assignment, event = domain.assign(submitted(), school=school, staff=pool, rules=RULES, now=now)
+    assert (event.network_id, event.queue, event.tier, event.reason, event.assignee_id) == (
         "network-1",
         "network",
         "network",
         "school_network",
+        "n1-staff-2",
     )
-    assert event.due_at == assignment.due_at == CALENDAR.due_after(now, 2)
+    # special_education, normal: the network acknowledges within a business day (Friday 9:00 -> Monday 9:00)
+    assert event.due_at == assignment.due_at == datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
     assert event.correlation_id == "c-1" and event.school_name == "Thomas A Edison"
+    assert pool.changed() == {"n1-staff-2": 1}
 
 
 def test_a_school_without_a_network_and_an_unknown_school_go_to_the_central_queue() -> None:
     now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
     no_network = School(610592, "ENGLEWOOD STEM HS", "Englewood STEM", None)
-    _, event = domain.assign(submitted(610592), school=no_network, policy=POLICY, calendar=CALENDAR, now=now)
-    assert (event.network_id, event.queue, event.reason) == ("central", "central", "school_without_network")
-    _, event = domain.assign(submitted(999999), school=None, policy=POLICY, calendar=CALENDAR, now=now)
+    pool = StaffPool(STAFF)
+    _, event = domain.assign(submitted(610592), school=no_network, staff=pool, rules=RULES, now=now)
+    assert (event.network_id, event.queue, event.reason, event.assignee_id) == (
+        "central",
+        "central",
+        "school_without_network",
+        "central-1",
+    )
+    _, event = domain.assign(submitted(999999), school=None, staff=pool, rules=RULES, now=now)
     assert (event.network_name, event.reason) == ("Parent Support Center", "unknown_school")
+
+
+def test_nobody_on_file_leaves_the_assignee_empty() -> None:
+    now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    school = School(609794, "EDISON", "Thomas A Edison", Network("network-9", "Network 9"))
+    assignment, event = domain.assign(submitted(), school=school, staff=StaffPool([]), rules=RULES, now=now)
+    assert assignment.assignee_id is None and event.assignee_id is None

@@ -3,17 +3,25 @@ through the real broker and database in tests/integration/test_inquiry_path.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from fakes.routing import CALENDAR, EDISON, ENGLEWOOD, NOW, FakeRoutingUnitOfWork
+import pytest
+from fakes.routing import EDISON, ENGLEWOOD, NETWORK_2, NOW, RULES, FakeRoutingUnitOfWork
 
 from services.routing import handlers
-from services.routing.domain import CENTRAL_ID, RowProblem
+from services.routing.domain import CENTRAL_ID, RowProblem, School, Staff
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.routing import InquiryAssigned
-from shared.contracts.topics import ROUTING_EVENTS
+from shared.contracts.lifecycle import InquiryAcknowledged, InquiryResolved
+from shared.contracts.routing import (
+    InquiryAssigned,
+    InquiryDeadlineMoved,
+    InquiryEscalated,
+    InquiryRerouted,
+    StaffUpdated,
+)
+from shared.contracts.topics import ROUTING_EVENTS, STAFF_EVENTS
 
 
 def submitted(
@@ -35,7 +43,7 @@ def submitted(
 
 async def assign(uow: FakeRoutingUnitOfWork, *events: InquirySubmitted) -> list[InquiryAssigned]:
     before = len(uow.emitted)
-    await handlers.assign_inquiries(uow, list(events), calendar=CALENDAR, now=NOW)
+    await handlers.assign_inquiries(uow, list(events), rules=RULES, now=NOW)
     announced = [event for _, event in uow.emitted[before:]]
     assert all(topic == ROUTING_EVENTS for topic, _ in uow.emitted)
     assert all(isinstance(event, InquiryAssigned) for event in announced)
@@ -57,7 +65,8 @@ async def test_an_inquiry_goes_to_the_network_of_its_school_due_on_the_category_
         "school_network",
     )
     assert assigned.school_name == EDISON.long_name and assigned.correlation_id == "req-1"
-    assert assigned.due_at == chicago(24, 17)  # two business days after a Friday: Tuesday at five
+    assert assigned.due_at == chicago(23, 9)  # a business day to acknowledge, from Friday 9:00
+    assert assigned.assignee_id == "n1-staff-1" and uow.staff.members["n1-staff-1"].open_load == 1
     stored = uow.assignments.by_inquiry[event.inquiry_id]
     assert (stored.network.id, stored.due_at, stored.assigned_at) == ("network-1", assigned.due_at, NOW)
 
@@ -73,14 +82,6 @@ async def test_a_school_without_network_and_an_unknown_school_go_to_the_central_
     assert without_network.school_name == ENGLEWOOD.long_name
     assert (unknown.network_id, unknown.queue, unknown.reason) == (CENTRAL_ID, "central", "unknown_school")
     assert unknown.school_name is None
-
-
-async def test_a_category_without_a_policy_gets_the_fallback_deadline() -> None:
-    uow = FakeRoutingUnitOfWork()
-    uow.assignments.policies.pop("attendance")
-    (assigned,) = await assign(uow, submitted(category="attendance"))
-    assert handlers.FALLBACK_POLICY.network_business_days == 2
-    assert assigned.due_at == chicago(24, 17)  # not the three days attendance would have had
 
 
 async def test_a_redelivered_inquiry_keeps_its_assignment_and_is_announced_once() -> None:
@@ -126,3 +127,75 @@ async def test_an_assignment_is_found_by_inquiry_and_an_unassigned_one_is_not() 
     found = await handlers.find_assignment(uow, event.inquiry_id)
     assert found is not None and (found.network.name, found.due_at) == ("Network 1", assigned.due_at)
     assert await handlers.find_assignment(uow, uuid4()) is None
+
+
+async def test_due_deadlines_fire_once_and_redelivered_lifecycle_steps_change_nothing() -> None:
+    uow = FakeRoutingUnitOfWork()
+    event = submitted()
+    (assigned,) = await assign(uow, event)
+    later = assigned.due_at + timedelta(minutes=1)
+    assert await handlers.fire_due(uow, rules=RULES, now=later, limit=100) == 1
+    types = [e.event_type for e in uow.events_on(ROUTING_EVENTS)]
+    assert types == ["inquiry.assigned", "inquiry.sla_warning", "inquiry.escalated"]
+    escalated = uow.events_on(ROUTING_EVENTS)[-1]
+    assert isinstance(escalated, InquiryEscalated) and escalated.assignee_id == "n1-psa"
+    assert uow.staff.members["n1-staff-1"].open_load == 0 and uow.staff.members["n1-psa"].open_load == 1
+    assert await handlers.fire_due(uow, rules=RULES, now=later, limit=100) == 0  # nothing fires twice
+    assert [h.event_type for h in await uow.assignments.history(inquiry_id=event.inquiry_id)] == [
+        "inquiry.sla_warning",
+        "inquiry.escalated",
+    ]
+
+
+async def test_lifecycle_steps_move_the_clocks_in_order_and_an_unknown_inquiry_is_refused() -> None:
+    uow = FakeRoutingUnitOfWork()
+    event = submitted()
+    await assign(uow, event)
+    steps = [
+        InquiryAcknowledged(inquiry_id=event.inquiry_id, occurred_at=NOW, correlation_id="c", by="n1-staff-1"),
+        InquiryResolved(inquiry_id=event.inquiry_id, occurred_at=NOW, correlation_id="c", by="n1-staff-1"),
+    ]
+    await handlers.apply_inquiry_events(uow, [submitted(), *steps], rules=RULES, now=NOW + timedelta(hours=1))
+    stored = uow.assignments.by_inquiry[event.inquiry_id]
+    assert (stored.status, stored.next_due_at) == ("resolved", None)
+    loads = {staff_id: uow.staff.members[staff_id].open_load for staff_id in ("n1-staff-1", "n1-staff-2")}
+    assert loads == {"n1-staff-1": 0, "n1-staff-2": 1}  # the resolved one released; the newer one went to staff-2
+    stranger = InquiryAcknowledged(inquiry_id=uuid4(), occurred_at=NOW, correlation_id="c", by="x")
+    with pytest.raises(handlers.UnknownInquiry, match="never assigned"):
+        await handlers.follow_lifecycle(uow, [stranger], rules=RULES, now=NOW)
+
+
+async def test_a_closure_moves_every_deadline_in_flight_and_a_past_day_is_refused() -> None:
+    uow = FakeRoutingUnitOfWork()
+    (assigned,) = await assign(uow, submitted())
+    added = await handlers.add_closure(uow, day=date(2026, 11, 23), reason="snow day", rules=RULES, now=NOW)
+    assert added.moved == 1
+    (moved,) = [e for e in uow.events_on(ROUTING_EVENTS) if isinstance(e, InquiryDeadlineMoved)]
+    assert (moved.previous_due_at, moved.due_at) == (assigned.due_at, chicago(24, 9))
+    with pytest.raises(handlers.PastDay):
+        await handlers.add_closure(uow, day=date(2026, 11, 19), reason="late", rules=RULES, now=NOW)
+    with pytest.raises(handlers.Refused, match="already"):
+        await handlers.add_closure(uow, day=date(2026, 11, 23), reason="again", rules=RULES, now=NOW)
+
+
+async def test_a_new_school_list_reroutes_the_open_inquiries_of_a_school_that_moved() -> None:
+    uow = FakeRoutingUnitOfWork()
+    (assigned,) = await assign(uow, submitted())
+    moved_edison = School(EDISON.id, EDISON.short_name, EDISON.long_name, NETWORK_2)
+    loaded = await handlers.load_schools(uow, [moved_edison, ENGLEWOOD], rules=RULES, now=NOW)
+    assert (loaded.moved_schools, loaded.rerouted) == (1, 1)
+    (rerouted,) = [e for e in uow.events_on(ROUTING_EVENTS) if isinstance(e, InquiryRerouted)]
+    assert (rerouted.to_network_id, rerouted.tier, rerouted.due_at) == ("network-2", "network", assigned.due_at)
+    again = await handlers.load_schools(uow, [moved_edison, ENGLEWOOD], rules=RULES, now=NOW)
+    assert (again.moved_schools, again.rerouted) == (0, 0)
+
+
+async def test_staff_changes_are_announced_and_an_unknown_network_is_refused() -> None:
+    uow = FakeRoutingUnitOfWork()
+    member = Staff("n2-psa", "Pat", "psa", "network-2")
+    assert await handlers.put_staff(uow, [member], now=NOW, only_new=False) == [member]
+    (updated,) = uow.events_on(STAFF_EVENTS)
+    assert isinstance(updated, StaffUpdated) and (updated.staff_id, updated.partition_key()) == ("n2-psa", "n2-psa")
+    assert await handlers.put_staff(uow, [member], now=NOW, only_new=False) == []  # unchanged: not announced
+    with pytest.raises(handlers.Refused, match="no such network"):
+        await handlers.put_staff(uow, [Staff("x", "X", "psa", "network-99")], now=NOW, only_new=False)

@@ -1,0 +1,58 @@
+"""The deadline worker: fires SLA warnings, escalations and breaches when they fall due.
+
+Deadlines live in PostgreSQL (``assignments.next_due_at``), not in memory, so any replica fires any of them. Each
+round claims up to a batch of due rows with ``FOR UPDATE SKIP LOCKED`` (replicas share the work and never take the
+same row) and commits the new state, the history and the outbox events in one transaction: each fires exactly once.
+Between rounds the worker sleeps until the next due time (read from the index), at most a poll interval, and wakes
+at once after a local commit that may have set an earlier deadline; so a deadline fires within about a second of
+its due time, never on an hourly sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from services.routing import handlers
+from services.routing.domain import Rules
+from services.routing.unit_of_work import PostgresRoutingUnitOfWork
+from shared.background import RoundWorker
+from shared.clock import Clock, real_seconds
+
+
+class DeadlineWorker(RoundWorker):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        rules: Rules,
+        clock: Clock,
+        batch_size: int,
+        on_commit: Callable[[], None] | None = None,
+        poll_interval: float = 1.0,
+        name: str = "deadline-worker",
+    ) -> None:
+        super().__init__(
+            name, self.fire_due, batch_size=batch_size, poll_interval=poll_interval, idle_timeout=self._until_next
+        )
+        self._pool = pool
+        self._rules = rules
+        self._clock = clock
+        self._on_commit = on_commit
+        self._next: datetime | None = None
+
+    async def fire_due(self) -> int:
+        """One round: fire what is due now; returns how many inquiries it claimed."""
+        async with PostgresRoutingUnitOfWork(self._pool, on_commit=self._on_commit) as uow:
+            claimed = await handlers.fire_due(uow, rules=self._rules, now=self._clock.now(), limit=self._batch_size)
+        if claimed < self._batch_size:
+            async with PostgresRoutingUnitOfWork(self._pool) as uow:
+                self._next = await handlers.next_due(uow)
+        return claimed
+
+    def _until_next(self) -> float:
+        if self._next is None:
+            return self._poll_interval
+        return real_seconds(self._clock, self._next - self._clock.now())

@@ -1,0 +1,277 @@
+"""Routing's SLA clocks through the real broker and database: two routing replicas (two app instances in this
+process on one database, sharing a fixed clock the test moves), deadlines fired exactly once, redelivered events
+changing nothing, lifecycle steps, a closure that moves deadlines and a school that changes network."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from services.routing.app import create_app as create_routing
+from services.routing.settings import SCHOOLS_CSV, RoutingSettings
+from shared.clock import FixedClock
+from shared.contracts.envelope import Event, kafka_headers, to_bytes
+from shared.contracts.inquiries import InquirySubmitted
+from shared.contracts.lifecycle import InquiryAcknowledged
+from shared.contracts.topics import DEAD_LETTERS, INQUIRY_EVENTS, ROUTING_EVENTS
+from shared.kafka.connection import client_options, create_producer
+from shared.settings import PlatformSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+# Monday 16 Nov 2026, 9:00 in Chicago. 'other', normal: the network has one business day to acknowledge.
+NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
+NETWORK_DUE = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Tuesday 9:00 in Chicago
+EDISON, NETWORK_1 = 609794, "network-1"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def replicas(module_platform: PlatformSettings, topics: tuple[str, ...]) -> AsyncIterator[dict[str, Any]]:
+    clock = FixedClock(NOW)
+    # Small batches, so both replicas' deadline workers take part in firing the same due rows.
+    settings = RoutingSettings(platform=module_platform, deadline_batch=10)
+    apps: list[FastAPI] = [create_routing(settings, clock=clock), create_routing(settings, clock=clock)]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for i, app in enumerate(apps):
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            clients.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://routing-{i}")
+                )
+            )
+        producer = create_producer(module_platform, client_id="routing-sla-test")
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        db = await asyncpg.connect(
+            module_platform.database_url.get_secret_value(), server_settings={"search_path": "routing"}
+        )
+        stack.push_async_callback(db.close)
+        yield {
+            "apps": apps,
+            "clients": clients,
+            "clock": clock,
+            "producer": producer,
+            "platform": module_platform,
+            "db": db,
+        }
+
+
+def submitted(school_id: int = EDISON, category: str = "other") -> InquirySubmitted:
+    return InquirySubmitted.model_validate(
+        {
+            "inquiry_id": str(uuid.uuid4()),
+            "occurred_at": NOW,
+            "correlation_id": f"sla-test-{uuid.uuid4().hex[:8]}",
+            "reference": "PSC-26-000001",
+            "category": category,
+            "channel": "phone",
+            "parent": {"name": "Ana", "email": "ana@example.org"},
+            "student": {"school_id": school_id, "grade": "3"},
+        }
+    )
+
+
+async def publish(env: dict[str, Any], events: list[Event]) -> None:
+    for event in events:
+        await env["producer"].send(
+            INQUIRY_EVENTS, to_bytes(event), key=event.partition_key().encode(), headers=kafka_headers(event)
+        )
+    await env["producer"].flush()
+
+
+async def eventually(check: Any, timeout: float = 30.0) -> Any:
+    async with asyncio.timeout(timeout):
+        while not (found := await check()):
+            await asyncio.sleep(0.1)
+        return found
+
+
+async def assigned(env: dict[str, Any], ids: set[uuid.UUID]) -> None:
+    async def all_there() -> bool:
+        count = await env["db"].fetchval(
+            "SELECT count(*) FROM assignments WHERE inquiry_id = ANY($1::uuid[])", list(ids)
+        )
+        return bool(count == len(ids))
+
+    await eventually(all_there)
+
+
+async def routing_events(
+    env: dict[str, Any], ids: set[uuid.UUID], *, until: Any, settle: float = 2.0, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """Routing's events about ``ids`` from the start of the topic, once ``until(events)`` holds and ``settle`` seconds
+    more passed (anything fired twice would show up then)."""
+    consumer = AIOKafkaConsumer(
+        ROUTING_EVENTS, **client_options(env["platform"]), auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    keys = {str(i).encode() for i in ids}
+    found: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not until(found):
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    found.extend(json.loads(r.value) for r in records if r.key in keys)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + settle
+        while loop.time() < end:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found.extend(json.loads(r.value) for r in records if r.key in keys)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def of_type(events: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["event_type"] == event_type]
+
+
+def wake_all(env: dict[str, Any]) -> None:
+    for app in env["apps"]:
+        app.state.context.deadlines.wake()
+
+
+async def test_two_replicas_fire_200_overdue_inquiries_exactly_once_and_redelivery_changes_nothing(
+    replicas: dict[str, Any],
+) -> None:
+    env = replicas
+    events = [submitted() for _ in range(200)]
+    ids = {e.inquiry_id for e in events}
+    await publish(env, events)
+    await assigned(env, ids)
+
+    env["clock"].set(NETWORK_DUE + timedelta(minutes=30))
+    wake_all(env)
+    seen = await routing_events(env, ids, until=lambda found: len(of_type(found, "inquiry.escalated")) >= 200)
+    escalated = of_type(seen, "inquiry.escalated")
+    assert len(escalated) == 200 and {e["inquiry_id"] for e in escalated} == {str(i) for i in ids}
+    assert {(e["from_tier"], e["to_tier"], e["network_id"]) for e in escalated} == {("network", "psa", NETWORK_1)}
+    assert {e["assignee_id"] for e in escalated} == {"network-1-psa"}
+    assert len(of_type(seen, "inquiry.sla_warning")) == 200 and len(of_type(seen, "inquiry.assigned")) == 200
+    fired = await env["db"].fetchval(
+        "SELECT count(*) FROM sla_history WHERE event_type = 'inquiry.escalated' AND inquiry_id = ANY($1::uuid[])",
+        list(ids),
+    )
+    assert fired == 200
+
+    # The broker hands every submission over again, and a lifecycle step twice: nothing is assigned or fired again.
+    ack = InquiryAcknowledged(
+        inquiry_id=events[0].inquiry_id, occurred_at=env["clock"].now(), correlation_id="a", by="network-1-psa"
+    )
+    await publish(env, [*events, ack, ack])
+    wake_all(env)
+    await asyncio.sleep(3.0)
+    again = await routing_events(env, ids, until=lambda found: len(found) >= len(seen))
+    assert len(again) == len(seen)
+
+    async def acknowledged() -> bool:
+        state = (await env["clients"][0].get(f"/v1/inquiries/{events[0].inquiry_id}/routing")).json()
+        return bool({c["name"]: c["state"] for c in state["clocks"]}["first_response"] == "stopped")
+
+    await eventually(acknowledged)
+    state = (await env["clients"][1].get(f"/v1/inquiries/{events[0].inquiry_id}/routing")).json()
+    assert (state["tier"], state["assignee_id"]) == ("psa", "network-1-psa")
+    assert [h["event_type"] for h in state["history"]] == ["inquiry.sla_warning", "inquiry.escalated"]
+    staff = (await env["clients"][0].get("/v1/staff", params={"network_id": NETWORK_1})).json()
+    assert {m["id"]: m["open_load"] for m in staff}["network-1-psa"] >= 200
+
+
+async def test_a_lifecycle_event_for_an_inquiry_routing_never_saw_is_parked_with_the_reason(
+    replicas: dict[str, Any],
+) -> None:
+    env = replicas
+    stranger = InquiryAcknowledged(inquiry_id=uuid.uuid4(), occurred_at=NOW, correlation_id="x", by="network-1-psa")
+    await publish(env, [stranger])
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTERS, **client_options(env["platform"]), auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            parked = None
+            while parked is None:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        if record.key == str(stranger.inquiry_id).encode():
+                            parked = dict(record.headers)
+    finally:
+        await consumer.stop()
+    assert b"never assigned" in parked["dlq.reason"]
+
+
+async def test_a_closure_moves_the_deadlines_in_flight_and_a_past_day_is_refused(replicas: dict[str, Any]) -> None:
+    env = replicas
+    env["clock"].set(datetime(2026, 12, 7, 15, 0, tzinfo=UTC))  # Monday 7 Dec, 9:00
+    events = [submitted() for _ in range(3)]
+    ids = {e.inquiry_id for e in events}
+    await publish(env, events)
+    await assigned(env, ids)
+    before = {i: (await env["clients"][0].get(f"/v1/assignments/{i}")).json()["due_at"] for i in ids}
+    assert set(before.values()) == {"2026-12-08T15:00:00Z"}
+
+    refused = await env["clients"][0].post("/v1/calendar/closures", json={"date": "2026-12-04", "reason": "late"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "date"
+    closed = await env["clients"][1].post("/v1/calendar/closures", json={"date": "2026-12-08", "reason": "snow day"})
+    assert closed.status_code == 201, closed.text
+    assert closed.json()["moved"] >= 3
+    twice = await env["clients"][0].post("/v1/calendar/closures", json={"date": "2026-12-08", "reason": "snow day"})
+    assert twice.status_code == 409
+
+    seen = await routing_events(env, ids, until=lambda found: len(of_type(found, "inquiry.deadline_moved")) >= 3)
+    moved = of_type(seen, "inquiry.deadline_moved")
+    assert len(moved) == 3 and {m["due_at"] for m in moved} == {"2026-12-09T15:00:00Z"}
+    after = {i: (await env["clients"][1].get(f"/v1/assignments/{i}")).json()["due_at"] for i in ids}
+    assert set(after.values()) == {"2026-12-09T15:00:00Z"}
+    calendar = (await env["clients"][0].get("/v1/calendar", params={"from": "2026-12-08", "days": 1})).json()
+    assert calendar["days"] == [{"date": "2026-12-08", "business_day": False, "closed_for": "snow day"}]
+    assert date(2026, 12, 8).isoformat() == calendar["days"][0]["date"]
+
+
+async def test_a_school_that_changes_network_takes_its_open_inquiries_along(replicas: dict[str, Any]) -> None:
+    env = replicas
+    event = submitted()
+    await publish(env, [event])
+    await assigned(env, {event.inquiry_id})
+    old = (await env["clients"][0].get(f"/v1/inquiries/{event.inquiry_id}/routing")).json()
+    text = SCHOOLS_CSV.read_text()
+    header, *rows = text.splitlines()
+    moved_rows = [row.replace(",Network 1,", ",Network 2,") if row.startswith(f"{EDISON},") else row for row in rows]
+    assert moved_rows != rows
+
+    bad = await env["clients"][0].put(
+        "/v1/directory/schools", json={"csv": "\n".join([header, "12,X,X,Network 2", *moved_rows])}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"] == [
+        {"field": "csv.line 2", "reason": "school_id: is not a six-digit school id"}
+    ]
+    still = (await env["clients"][0].get(f"/v1/schools/{EDISON}")).json()
+    assert still["network_id"] == NETWORK_1  # a list with a bad row loads nothing
+
+    loaded = await env["clients"][1].put("/v1/directory/schools", json={"csv": "\n".join([header, *moved_rows])})
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["moved_schools"] == 1 and loaded.json()["rerouted"] >= 1
+    seen = await routing_events(env, {event.inquiry_id}, until=lambda found: bool(of_type(found, "inquiry.rerouted")))
+    (rerouted,) = of_type(seen, "inquiry.rerouted")
+    assert (rerouted["from_network_id"], rerouted["to_network_id"], rerouted["tier"]) == (
+        NETWORK_1,
+        "network-2",
+        old["tier"],
+    )
+    now = (await env["clients"][0].get(f"/v1/inquiries/{event.inquiry_id}/routing")).json()
+    assert now["network_id"] == "network-2" and now["assignee_id"].startswith("network-2-staff-")
+    assert now["due_at"] == old["due_at"]  # elapsed time kept
+    queue = (await env["clients"][0].get("/v1/networks/network-2/queue")).json()
+    assert str(event.inquiry_id) in {item["inquiry_id"] for item in queue}
