@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, StrictInt
 
 from shared.contracts.envelope import Event, InquiryEvent
-from shared.contracts.text import Text
 
 Queue = Literal["network", "central"]
 Tier = Literal["network", "psa", "central"]
@@ -23,13 +22,13 @@ class InquiryAssigned(InquiryEvent):
     """An inquiry was given to the queue that serves the student's school."""
 
     event_type: Literal["inquiry.assigned"] = "inquiry.assigned"
-    network_id: Text = Field(description="Directory id of the network office (or 'central')")
-    network_name: Text = Field(description="Name staff and parents know it by, e.g. 'Network 4'")
+    network_id: str = Field(description="Directory id of the network office (or 'central')")
+    network_name: str = Field(description="Name staff and parents know it by, e.g. 'Network 4'")
     queue: Queue = Field(description="'network' when a network office has it, 'central' for the Parent Support Center")
     tier: Tier = Field(description="Escalation tier that holds the inquiry now")
     reason: AssignmentReason = Field(description="Why this queue was chosen")
     school_id: StrictInt = Field(description="The student's school id as submitted")
-    school_name: Text | None = Field(None, description="The school's name, when the directory knows the school")
+    school_name: str | None = Field(None, description="The school's name, when the directory knows the school")
     due_at: AwareDatetime = Field(description="When the inquiry escalates if nothing happens (business calendar)")
     assignee_id: str | None = Field(
         None, description="Staff id of the assignee (least-loaded active staff of the tier); None: nobody on file"
