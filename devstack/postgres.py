@@ -72,11 +72,21 @@ def _initdb(data_dir: Path, user: str | None, log_dir: Path) -> None:
 
 def start_postgres(*, data_dir: Path, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
     """Start the server (creating its data directory on first use) and wait until it accepts connections."""
+    child = spawn_postgres(data_dir=data_dir, port=port, log_dir=log_dir, host=host)
+    wait_for_port(port, host=host, child=child, timeout=60)
+    return child
+
+
+def spawn_postgres(*, data_dir: Path, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
+    """Start the server process (creating its data directory on first use); it accepts connections a moment later.
+
+    Refuses while a server still runs on ``data_dir`` (after a crash, its old backends may linger a moment).
+    """
     user = _run_as()
     _initdb(data_dir, user, log_dir)
     if _postmaster_alive(data_dir):
         raise RuntimeError(f"a PostgreSQL server already runs on {data_dir}: is another stack using this var/?")
-    child = spawn(
+    return spawn(
         "postgres",
         [
             str(POSTGRES_BIN_PATH / "postgres"),
@@ -100,8 +110,6 @@ def start_postgres(*, data_dir: Path, port: int, log_dir: Path, host: str = "127
         log_dir=log_dir,
         user=user,
     )
-    wait_for_port(port, host=host, child=child, timeout=60)
-    return child
 
 
 def _postmaster_alive(data_dir: Path) -> bool:

