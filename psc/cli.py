@@ -1,8 +1,8 @@
 """``psc``: the platform's command line.
 
-``psc create-topics`` is an operator command and runs from the container image, which installs the platform without
-the embedded extra. ``psc run`` starts the whole local stack (``make run``) and imports ``devstack`` only when it runs,
-so the other commands never need the embedded wheels.
+``psc create-topics`` and ``psc replay`` are operator commands and run from the container image, which installs the
+platform without the embedded extra. ``psc run`` starts the whole local stack (``make run``) and imports ``devstack``
+only when it runs, so the other commands never need the embedded wheels.
 """
 
 from __future__ import annotations
@@ -11,13 +11,19 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
+import asyncpg
 import typer
+from aiokafka.errors import KafkaError
+
+from psc.arguments import parse_replicas, parse_since
 
 if TYPE_CHECKING:
     from devstack.stack import Stack, StackInfo
+    from shared.settings import PlatformSettings
 
 app = typer.Typer(help="Parent Support Center platform", no_args_is_help=True, add_completion=False)
 
@@ -26,28 +32,76 @@ app = typer.Typer(help="Parent Support Center platform", no_args_is_help=True, a
 def run(
     var_dir: Annotated[Path, typer.Option(help="Where data, logs and stack.json live")] = Path("var"),
     free_ports: Annotated[bool, typer.Option("--free-ports", help="Pick unused ports instead of the defaults")] = False,
+    replicas: Annotated[
+        str | None,
+        typer.Option(
+            "--replicas",
+            metavar="SERVICE=N,...",
+            help="Processes per service, e.g. routing=2,notify=2 (each on its own HTTP port; the others keep one)",
+        ),
+    ] = None,
 ) -> None:
-    """Start broker, database, mail catcher, SMS sink and the four services; stop them all on Ctrl-C."""
+    """Start broker, database, mail catcher, SMS sink and the four services; restart what crashes; Ctrl-C stops all.
+
+    A service or sink that exits is restarted after a pause that doubles each time (0.5 s, 1 s, 2 s, ...); five
+    crashes within a minute are a crash loop and stop that process only. A broker that exits is started again
+    empty: the topics are created and every service's outbox replayed. A database that exits is started again.
+    """
     try:
-        from devstack.stack import Stack, StackPorts
+        from devstack.stack import SERVICES, Stack, StackPorts
+        from devstack.supervision import RestartPolicy
     except ModuleNotFoundError as exc:
         print(
             f"psc run needs the embedded extra (pip install 'parent-support-center[embedded]'): {exc.name} is missing",
             file=sys.stderr,
         )
         raise typer.Exit(1) from None
-    raise typer.Exit(asyncio.run(_run(Stack(var_dir, StackPorts.free() if free_ports else StackPorts()))))
+    counts = _parsed("--replicas", lambda: parse_replicas(replicas, SERVICES)) if replicas is not None else {}
+    ports = StackPorts.free() if free_ports else StackPorts()
+    stack = Stack(var_dir, ports, replicas=counts, policy=RestartPolicy())
+    raise typer.Exit(asyncio.run(_run(stack)))
+
+
+T = TypeVar("T")
+
+
+def _parsed(option: str, parse: Callable[[], T]) -> T:
+    """The parsed value, or a usage error (exit code 2) that names the option."""
+    try:
+        return parse()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
 
 
 def _print_urls(info: StackInfo) -> None:
-    width = max(len(name) for name in info.urls)
+    width = max(len(name) for name in [*info.urls, *info.pids, *info.stopped])
     print("\nParent Support Center stack is up:")
     print(f"  {'kafka':<{width}}  {info.kafka_bootstrap}")
     print(f"  {'database':<{width}}  {info.database_url}")
     for name, url in info.urls.items():
         print(f"  {name:<{width}}  {url}")
     print(f"  {'logs':<{width}}  {info.logs}")
+    print("\nProcesses (restarted when they crash; the current pids are in stack.json):")
+    urls = {replica.name: replica.url for replicas in info.replicas.values() for replica in replicas}
+    for name, pid in info.pids.items():
+        print(f"  {name:<{width}}  pid {pid:<8} {urls.get(name, '')}".rstrip())
+    for name, reason in info.stopped.items():
+        print(f"  {name:<{width}}  STOPPED: {reason}")
     print(f"\nThe same as JSON: {Path(info.var_dir) / 'stack.json'}\nCtrl-C stops everything.\n", flush=True)
+
+
+async def _first_done(work: Awaitable[T], stop: asyncio.Event) -> tuple[bool, T | None]:
+    """Run ``work`` until it ends or ``stop`` is set (then cancel it): (finished, its result)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False, None
+    return True, task.result()
 
 
 async def _run(stack: Stack) -> int:
@@ -56,25 +110,19 @@ async def _run(stack: Stack) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        info = await stack.start(echo=True)
+        started, info = await _first_done(stack.start(echo=True), stop)
     except Exception as exc:
         print(f"\nthe stack did not start: {exc}", flush=True)
         return 1
+    if not started or info is None:
+        print("stopped before the stack was up.", flush=True)
+        return 0
     _print_urls(info)
-    code = 0
-    while not stop.is_set():
-        try:
-            stack.raise_if_any_died()
-        except RuntimeError as exc:
-            print(f"\n{exc}\nstopping the stack.", flush=True)
-            code = 1
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    finished, code = await _first_done(stack.supervise(), stop)
     print("stopping ...", flush=True)
     stack.stop()
     print("stopped.", flush=True)
-    return code
+    return (code or 0) if finished else 0
 
 
 @app.command("create-topics")
@@ -86,6 +134,59 @@ def create_topics() -> None:
 
     created = asyncio.run(ensure_topics(PlatformSettings(), list(ALL_TOPICS)))
     print(f"created: {', '.join(created) or 'none (all existed)'}")
+
+
+@app.command()
+def replay(
+    service: Annotated[str, typer.Option("--service", help="Whose outbox: intake, routing, notify or catalog")],
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since", help="From when: an ISO-8601 time (no zone: this machine's) or a duration before now (2h, 90m)"
+        ),
+    ],
+) -> None:
+    """Publish again what SERVICE published since SINCE (after a broker lost it), in the original order per key.
+
+    Reads the service's outbox in PSC_DATABASE_URL (published rows are kept PSC_OUTBOX_RETENTION_DAYS days) and
+    sends to PSC_KAFKA_BOOTSTRAP with acks=all. Harmless twice: consumers skip events they already applied.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from shared.kafka.outbox_replay import ReplayError
+    from shared.kafka.outbox_replay import replay as replay_outbox
+    from shared.settings import PlatformSettings
+
+    if not service.strip():
+        raise typer.BadParameter("name a service", param_hint="'--service'")
+    moment = _parsed("--since", lambda: parse_since(since, now=datetime.now(UTC)))
+    settings = PlatformSettings()
+    print(f"replaying {service}'s outbox: events published since {moment.isoformat()} ...", flush=True)
+    try:
+        result = asyncio.run(replay_outbox(settings, service=service.strip(), since=moment))
+    except ReplayError as exc:
+        print(f"psc replay: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except (OSError, KafkaError, asyncpg.PostgresError) as exc:
+        print(f"psc replay: {_unreachable(exc, settings)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    topics = ", ".join(f"{topic} {count}" for topic, count in sorted(result.by_topic.items()))
+    print(f"republished {result.republished} events" + (f" ({topics})" if topics else ""))
+    for topic, count in sorted(result.skipped.items()):
+        print(f"not republished: {count} events for {topic}, a topic the broker does not have")
+    kept_from = datetime.now(UTC) - timedelta(days=settings.outbox_retention_days)
+    if moment < kept_from:
+        print(
+            f"note: published rows are kept {settings.outbox_retention_days} days (PSC_OUTBOX_RETENTION_DAYS);"
+            f" what was published before {kept_from.isoformat(timespec='seconds')} may be gone"
+        )
+
+
+def _unreachable(exc: BaseException, settings: PlatformSettings) -> str:
+    """Which end failed, without the database URL (it may hold a password)."""
+    if isinstance(exc, KafkaError):
+        return f"the broker at {settings.kafka_bootstrap} did not answer ({type(exc).__name__}: {exc})"
+    return f"the database (PSC_DATABASE_URL) or the broker did not answer ({type(exc).__name__}: {exc})"
 
 
 def main() -> None:
