@@ -63,7 +63,13 @@ class ServiceRuntime:
             log.info("migrations applied", schema=name, applied=applied)
         pool = await create_pool(platform, schema=name, application_name=f"psc-{name}")
         producer = create_producer(platform, client_id=f"psc-{name}")
-        relay = OutboxRelay(pool, producer, schema=name, batch_size=settings.outbox_batch_size)
+        relay = OutboxRelay(
+            pool,
+            producer,
+            schema=name,
+            batch_size=settings.outbox_batch_size,
+            retention_days=platform.outbox_retention_days,
+        )
         return cls(
             name=name,
             settings=settings,

@@ -35,6 +35,9 @@ class PlatformSettings(BaseSettings):
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     database_pool_min: int = Field(1, ge=0)
     database_pool_max: int = Field(10, ge=1)
+    outbox_retention_days: int = Field(
+        7, ge=1, description="Days a published outbox row is kept, so `psc replay` can publish it again"
+    )
 
     clock_speed: float = Field(
         1.0, gt=0, description="How many times faster than the wall every service's clock runs (demos: 20000)"

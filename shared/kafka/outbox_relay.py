@@ -4,12 +4,16 @@ One relay per schema publishes at a time (a transaction-scoped advisory lock), s
 inquiry's events; the others stand by and take over when it stops. A relay wakes on PostgreSQL NOTIFY from the outbox
 trigger (any replica's commit), on ``wake()`` (this process's commits), or after ``poll_interval`` at the latest.
 A publish that fails rolls the round back: the rows stay unpublished and go again (consumers deduplicate).
+
+Published rows are kept ``retention_days`` (``PSC_OUTBOX_RETENTION_DAYS``), so that after a broker loses its topics
+``psc replay`` (``shared/kafka/outbox_replay.py``) can publish them again, under the same lock and in the same order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -17,6 +21,28 @@ from aiokafka import AIOKafkaProducer
 
 from shared.background import RoundWorker
 from shared.db.pool import checked_schema
+
+# The outbox's columns as the relay and a replay read them.
+OUTBOX_COLUMNS = "id, topic, key, payload::text AS payload, headers"
+
+
+def outbox_lock(schema: str) -> str:
+    """The advisory lock (``hashtext`` of this name) held by whoever publishes ``schema``'s outbox: one at a time."""
+    return f"{checked_schema(schema)}.outbox"
+
+
+async def publish_rows(producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]) -> None:
+    """Send outbox rows in their order (acks=all, the producer's settings) and wait until the broker has them all."""
+    deliveries = [
+        await producer.send(
+            row["topic"],
+            value=row["payload"].encode(),
+            key=row["key"].encode(),
+            headers=[(name, value.encode()) for name, value in row["headers"]],
+        )
+        for row in rows
+    ]
+    await asyncio.gather(*deliveries)
 
 
 class OutboxRelay:
@@ -74,25 +100,15 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """One round: publish up to ``batch_size`` rows and mark them; 0 when another replica holds the lock."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"{self._schema}.outbox"):
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", outbox_lock(self._schema)):
                 return 0
             rows = await conn.fetch(
-                "SELECT id, topic, key, payload::text AS payload, headers FROM outbox"
-                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",  # noqa: S608
                 self._batch_size,
             )
             if not rows:
                 return 0
-            deliveries = [
-                await self._producer.send(
-                    row["topic"],
-                    value=row["payload"].encode(),
-                    key=row["key"].encode(),
-                    headers=[(name, value.encode()) for name, value in row["headers"]],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
+            await publish_rows(self._producer, rows)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
             )
