@@ -190,4 +190,10 @@ async def running_service(
 def run_service(*, name: str, settings: ServiceSettings, app: FastAPI) -> None:
     """``python -m services.<name>``: JSON logs, then the HTTP app (and with it the subscribers) until stopped."""
     configure_logging(service=name, level=settings.platform.log_level, fmt=settings.platform.log_format)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+    )

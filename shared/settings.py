@@ -69,6 +69,13 @@ class ServiceSettings(BaseSettings):
         64, ge=1, description="Requests handled at once by one process; past it, 503 with Retry-After at once"
     )
     http_retry_after_seconds: int = Field(1, ge=1, description="The Retry-After of a shed request")
+    http_keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        description="How long an idle keep-alive connection is kept open. Longer than the idle timeout of the clients"
+        " and proxies in front (httpx 5 s, aiohttp 15 s, load balancers 60 s), so the client closes an idle connection"
+        " first: a server that closes it first races the client's next request on it, which then fails with a reset",
+    )
     outbox_batch_size: int = Field(500, ge=1, description="Rows the relay publishes per round")
     consumer_max_records: int = Field(500, ge=1, description="Largest batch a subscriber handles in one transaction")
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
