@@ -40,7 +40,15 @@ async def start_http(
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """Serve ``app`` in this loop; return once it listens."""
     # No log config of uvicorn's own (the process owner decides) and no access log: paths may carry personal data.
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=5)
+    # Keep-alive 75 s like the services (shared.service.run_service): longer than any client keeps an idle connection.
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan=lifespan,
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=75,
+    )
     server = LoopOwnedServer(config)
     sock = listening_socket(host, port)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=name)

@@ -125,7 +125,9 @@ class SmsSender:
             base_url=api_url,
             auth=(account_sid, auth_token),
             timeout=timeout,
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+            # An idle connection is let go after 2 s, well before any provider closes it (the local sink after 75 s,
+            # load balancers after 60): reusing one the server is closing at that moment loses the request.
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=2.0),
         )
 
     async def send_all(self, texts: list[tuple[UUID, str, str]]) -> list[SendResult]:
