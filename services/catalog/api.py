@@ -16,7 +16,14 @@ from services.catalog import handlers
 from services.catalog.domain import ResourceQuery, normalise_query
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.clock import Clock
-from shared.contracts.catalog import LanguageCode, ResourceCategory, ResourceId, ResourceUpsert, ResourceView
+from shared.contracts.catalog import (
+    LanguageCode,
+    ResourceCategory,
+    ResourceId,
+    ResourceUpsert,
+    ResourceView,
+    SearchWords,
+)
 from shared.http import Problem, ValidationProblem, context_of, correlation_id_of
 from shared.service import ServiceRuntime
 
@@ -55,8 +62,8 @@ ServiceIdPath = Annotated[
 async def search_resources(
     ctx: Context,
     q: Annotated[
-        str | None,
-        Query(max_length=200, description="Words to look for ('IEP workshop', 'attend'); none lists every service"),
+        SearchWords | None,
+        Query(description="Words to look for ('IEP workshop', 'attend'); none lists every service"),
     ] = None,
     category: Annotated[ResourceCategory | None, Query(description="Only services under this category")] = None,
     language: Annotated[LanguageCode | None, Query(description="Only services offered in this language")] = None,

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from services.intake import handlers
 from services.intake.domain import Assignment, Inquiry, NewSubmission
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
 from shared.clock import Clock
-from shared.contracts.inquiries import InquirySubmission, ParentContact, Student
+from shared.contracts.inquiries import InquiryRef, InquirySubmission, ParentContact, Student, SubmitterId
 from shared.http import Problem, context_of, correlation_id_of
 from shared.service import ServiceRuntime
 
@@ -92,7 +92,7 @@ async def submit_inquiry(
     ctx: Context,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[SubmitterId | None, Header(alias="Idempotency-Key")] = None,
 ) -> InquiryView:
     new = NewSubmission(
         submission=body, source="http", correlation_id=correlation_id_of(request), idempotency_key=idempotency_key
@@ -116,7 +116,10 @@ async def submit_inquiry(
     responses={404: {"model": Problem}},
     summary="Read an inquiry by id or by reference number",
 )
-async def get_inquiry(inquiry: str, ctx: Context) -> InquiryView:
+async def get_inquiry(
+    inquiry: Annotated[InquiryRef, Path(description="Reference number ('PSC-26-000123', any case) or id")],
+    ctx: Context,
+) -> InquiryView:
     return await _found(ctx, inquiry)
 
 

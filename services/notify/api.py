@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.notify import handlers
 from services.notify.domain import DeliveryEntry
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
+from shared.contracts.text import STORABLE, ShortText
 from shared.http import context_of
 from shared.service import ServiceRuntime
 
@@ -42,8 +43,10 @@ class DeliveryView(DeliveryEntry):
 
 class SuppressionIn(BaseModel):
     channel: Literal["email", "sms"]
-    address: str = Field(min_length=3, max_length=320, description="Email address or E.164 phone number")
-    reason: str = Field(min_length=1, max_length=200)
+    address: Annotated[str, StringConstraints(min_length=3, max_length=320), STORABLE] = Field(
+        description="Email address or E.164 phone number"
+    )
+    reason: ShortText = Field(description="Why: 'hard bounce', 'asked not to be written to'")
 
 
 @router.get("/inquiries/{inquiry_id}/deliveries", response_model=list[DeliveryView])

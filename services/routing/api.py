@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from services.routing import handlers
 from services.routing.deadlines import DeadlineWorker
@@ -23,6 +23,7 @@ from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import Urgency
 from shared.contracts.routing import SlaClockName, StaffRole, Tier
+from shared.contracts.text import STORABLE, IsoDate, ShortText
 from shared.http import Problem, ValidationProblem, context_of
 from shared.service import ServiceRuntime
 
@@ -274,13 +275,14 @@ async def get_network_queue(
 # -- Staff ----------------------------------------------------------------------------------------------------------
 
 StaffId = Annotated[str, Path(min_length=1, max_length=64, pattern="^[a-z0-9][a-z0-9._-]*$")]
+NetworkId = Annotated[str, StringConstraints(min_length=1, max_length=64), STORABLE]
 
 
 class StaffBody(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="How colleagues know them")
+    name: ShortText = Field(description="How colleagues know them")
     role: StaffRole
-    network_id: str = Field(min_length=1, max_length=64, description="Their network's id; 'central' for central staff")
-    active: bool = Field(True, description="False: they take no new inquiries")
+    network_id: NetworkId = Field(description="Their network's id; 'central' for central staff")
+    active: StrictBool = Field(True, description="False: they take no new inquiries")
 
 
 class StaffView(StaffBody):
@@ -300,9 +302,7 @@ class StaffView(StaffBody):
 
 
 @router.get("/staff", response_model=list[StaffView], tags=["staff"], summary="Staff, by network and role")
-async def list_staff(
-    ctx: Context, network_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None
-) -> list[StaffView]:
+async def list_staff(ctx: Context, network_id: Annotated[NetworkId | None, Query()] = None) -> list[StaffView]:
     async with ctx.unit_of_work() as uow:
         staff = await handlers.list_staff(uow, network_id=network_id)
     return [StaffView.of(member) for member in staff]
@@ -348,7 +348,7 @@ class CalendarView(BaseModel):
 @router.get("/calendar", response_model=CalendarView, tags=["calendar"], summary="The district's business days")
 async def get_calendar(
     ctx: Context,
-    start: Annotated[date | None, Query(alias="from", description="First day (default: today)")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from", description="First day (default: today)")] = None,
     days: Annotated[int, Query(ge=1, le=400)] = 31,
 ) -> CalendarView:
     async with ctx.unit_of_work() as uow:
@@ -368,8 +368,8 @@ async def get_calendar(
 
 
 class ClosureBody(BaseModel):
-    date: dt.date = Field(description="The day the offices close (today or later, on the district's clock)")
-    reason: str = Field(min_length=1, max_length=200, description="Why, e.g. 'snow day'")
+    date: IsoDate = Field(description="The day the offices close (today or later, on the district's clock)")
+    reason: ShortText = Field(description="Why, e.g. 'snow day'")
 
 
 class ClosureView(ClosureBody):
@@ -436,9 +436,7 @@ async def get_policies(ctx: Context) -> PolicyView:
 
 
 class SchoolListBody(BaseModel):
-    csv: str = Field(
-        min_length=1,
-        max_length=5_000_000,
+    csv: Annotated[str, StringConstraints(min_length=1, max_length=5_000_000), STORABLE] = Field(
         description="The school list as CSV: school_id, short_name, long_name, network (as the district publishes it)",
     )
 

@@ -14,11 +14,21 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import phonenumbers
-from pydantic import AwareDatetime, EmailStr, Field, HttpUrl, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from shared.contracts.envelope import Event, FrozenModel, Rejection
 from shared.contracts.inquiries import InquiryCategory
 from shared.contracts.phones import dialable
+from shared.contracts.text import STORABLE, Email, LongText, ShortText, Text, WebUrl
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
 
 
@@ -44,15 +54,19 @@ ResourceCategory.__doc__ = (
 
 
 ResourceId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"),
+    STORABLE,
 ]
 """Ids are readable slugs ('parent-educator-partnership'): stable across environments, safe in URLs and logs."""
-LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2}$")]
+LanguageCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2}$"), STORABLE
+]
 """An ISO 639-1 code such as 'en' or 'es' (any case in, lower case out)."""
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-ReplyTopic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=249)]
-CorrelationId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ReplyTopic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=249), STORABLE]
+CorrelationId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), STORABLE]
+SearchWords = Annotated[str, StringConstraints(max_length=200), STORABLE]
+"""What a parent or staff member types into a search: 'IEP workshop'."""
 PhoneType = Literal["voice", "fax", "text"]
 ServiceStatus = Literal["active", "inactive"]
 
@@ -111,28 +125,45 @@ class OrganizationDetails(FrozenModel):
     id: ResourceId = Field(description="Directory id of the organization")
     name: ShortText = Field(description="The organization's name")
     description: LongText | None = Field(None, description="What the organization is")
-    email: EmailStr | None = Field(None, description="General email address")
-    website: HttpUrl | None = Field(None, description="Web site")
+    email: Email | None = Field(None, description="General email address")
+    website: WebUrl | None = Field(None, description="Web site")
 
 
 class LocationDetails(FrozenModel):
+    # The catalog's rule (services/catalog/domain.py, upsert_problems), in the JSON schema too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["latitude", "longitude"],
+                    "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}},
+                },
+                {"properties": {"latitude": {"type": "null"}, "longitude": {"type": "null"}}},
+            ]
+        }
+    )
+
     id: ResourceId = Field(description="Directory id of the location; a location belongs to one organization")
     name: ShortText = Field(description="Name of the place")
     address_1: ShortText = Field(description="Street address, with floor or suite")
     city: ShortText = Field(description="City")
     state_province: Annotated[
-        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")
+        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$"), STORABLE
     ] = Field(description="Two-letter state code, e.g. 'IL'")
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5}(-\d{4})?$")] = Field(
-        description="ZIP or ZIP+4 code"
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5}(-\d{4})?$"), STORABLE] = (
+        Field(description="ZIP or ZIP+4 code")
     )
-    latitude: float | None = Field(None, ge=-90, le=90, description="WGS84 latitude, with longitude or not at all")
-    longitude: float | None = Field(None, ge=-180, le=180, description="WGS84 longitude, with latitude or not at all")
+    latitude: StrictFloat | None = Field(
+        None, ge=-90, le=90, description="WGS84 latitude, with longitude or not at all"
+    )
+    longitude: StrictFloat | None = Field(
+        None, ge=-180, le=180, description="WGS84 longitude, with latitude or not at all"
+    )
 
 
 class PhoneDetails(FrozenModel):
-    number: str = Field(description="A dialable number; stored as people read it: '(773) 553-1800'")
-    extension: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,10}$")] | None = Field(
+    number: Text = Field(description="A dialable number; stored as people read it: '(773) 553-1800'")
+    extension: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,10}$"), STORABLE] | None = Field(
         None, description="Digits of an extension"
     )
     type: PhoneType = Field("voice", description="'voice', 'fax' or 'text'")
@@ -155,8 +186,8 @@ class ServiceDetails(FrozenModel):
     name: ShortText = Field(description="Name of the program or office")
     alternate_name: ShortText | None = Field(None, description="Another name people know it by")
     description: LongText = Field(description="What the service does and for whom")
-    url: HttpUrl | None = Field(None, description="Web page of the service")
-    email: EmailStr | None = Field(None, description="Email address of the service")
+    url: WebUrl | None = Field(None, description="Web page of the service")
+    email: Email | None = Field(None, description="Email address of the service")
     status: ServiceStatus = Field("active", description="'inactive' hides it from searches")
     eligibility_description: LongText | None = Field(None, description="Who may use the service")
     fees_description: ShortText | None = Field(None, description="What it costs, if anything")
@@ -166,16 +197,51 @@ class ResourceUpsert(FrozenModel):
     """A service with everything around it: the body of ``PUT /v1/resources/{service_id}``.
 
     The organization and the locations are written too (they are shared: other services of the organization see the
-    change). Phones, languages and categories belong to the service and are replaced as given.
+    change). Phones, languages and categories belong to the service and are replaced as given. An active service
+    needs a way to reach it: a phone, an email, a web page or a location.
     """
+
+    # The catalog's rules (services/catalog/domain.py, upsert_problems) that JSON Schema can say, in the schema too:
+    # an active service needs a contact; no category or language twice. (Two locations with one id, or one phone
+    # twice, are refused as well: JSON Schema cannot compare fields of items.)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"service": {"required": ["status"], "properties": {"status": {"const": "inactive"}}}}},
+                {"required": ["phones"], "properties": {"phones": {"minItems": 1}}},
+                {"required": ["locations"], "properties": {"locations": {"minItems": 1}}},
+                {
+                    "properties": {
+                        "service": {
+                            "required": ["email"],
+                            "properties": {"email": {"type": "string", "format": "email"}},
+                        }
+                    }
+                },
+                {
+                    "properties": {
+                        "service": {"required": ["url"], "properties": {"url": {"type": "string", "format": "uri"}}}
+                    }
+                },
+            ]
+        }
+    )
 
     service: ServiceDetails
     organization: OrganizationDetails
     locations: list[LocationDetails] = Field(default_factory=list, max_length=50, description="Where it is offered")
     phones: list[PhoneDetails] = Field(default_factory=list, max_length=20, description="The main number first")
-    languages: list[LanguageCode] = Field(min_length=1, max_length=50, description="ISO 639-1 codes it is offered in")
+    languages: list[LanguageCode] = Field(
+        min_length=1,
+        max_length=50,
+        description="ISO 639-1 codes it is offered in, each once (in any case)",
+        json_schema_extra={"uniqueItems": True},
+    )
     categories: list[ResourceCategory] = Field(
-        min_length=1, max_length=len(ResourceCategory), description="The main category first"
+        min_length=1,
+        max_length=len(ResourceCategory),
+        description="The main category first, each once",
+        json_schema_extra={"uniqueItems": True},
     )
 
 
@@ -195,13 +261,13 @@ class LookupResources(FrozenModel):
 
     request_id: UUID = Field(description="Unique id of this request; a request sent twice is answered once")
     correlation_id: CorrelationId = Field(description="The requester's id; the reply carries it and is keyed by it")
-    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    q: SearchWords | None = Field(
         None, description="Words to search for, e.g. 'IEP workshop'; none lists every active service"
     )
     category: ResourceCategory | None = Field(None, description="Only services filed under this taxonomy code")
     language: LanguageCode | None = Field(None, description="Only services offered in this language")
-    limit: int = Field(20, ge=1, le=100, description="Most results to return")
-    offset: int = Field(0, ge=0, le=10_000, description="Results to skip, for the next page")
+    limit: StrictInt = Field(20, ge=1, le=100, description="Most results to return")
+    offset: StrictInt = Field(0, ge=0, le=10_000, description="Results to skip, for the next page")
     reply_to: ReplyTopic = Field(CATALOG_REPLIES, description="Topic for the reply; must be a 'psc.' topic")
 
     @field_validator("reply_to")
@@ -254,7 +320,7 @@ class ResourceUpdated(Event):
 
     event_type: Literal["catalog.resource_updated"] = "catalog.resource_updated"
     service_id: str = Field(description="The service; also the Kafka message key")
-    created: bool = Field(description="True when this change added the service to the directory")
+    created: StrictBool = Field(description="True when this change added the service to the directory")
     resource: ResourceView = Field(description="The service as the directory shows it now")
 
     def partition_key(self) -> str:

@@ -7,7 +7,18 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Union
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from shared.contracts.text import Text, is_storable, storable_or
 
 
 class FrozenModel(BaseModel):
@@ -21,9 +32,9 @@ class Event(FrozenModel):
 
     event_id: UUID = Field(default_factory=uuid4, description="Unique id of this event; consumers deduplicate on it")
     event_type: str = Field(description="What happened, past tense, dotted: 'inquiry.submitted'")
-    version: int = Field(1, ge=1, description="Schema version of this event type")
+    version: StrictInt = Field(1, ge=1, description="Schema version of this event type")
     occurred_at: AwareDatetime = Field(description="When it happened (UTC)")
-    correlation_id: str = Field(description="Id that ties this event to the request or message that caused it")
+    correlation_id: Text = Field(description="Id that ties this event to the request or message that caused it")
 
     @abstractmethod
     def partition_key(self) -> str:
@@ -86,6 +97,24 @@ class Rejection(Event):
     def partition_key(self) -> str:
         return self.correlation_id
 
+    @model_validator(mode="before")
+    @classmethod
+    def _echo_only_what_can_be_stored(cls, data: Any) -> Any:
+        """A rejection echoes what it could read of the refused message (its correlation id, its idempotency key).
+        Text PostgreSQL cannot store was not readable: the correlation id becomes where the message stood, and an
+        optional field is left out, so the rejection itself can go through the outbox."""
+        if not isinstance(data, dict):
+            return data
+        echoed = dict(data)
+        for name, value in data.items():
+            if not isinstance(value, str) or is_storable(value):
+                continue
+            if name == "correlation_id":
+                echoed[name] = f"{data.get('origin_topic')}/{data.get('origin_partition')}/{data.get('origin_offset')}"
+            elif name in cls.model_fields and cls.model_fields[name].default is None:
+                echoed[name] = None
+        return echoed
+
 
 def field_errors(error: ValidationError) -> list[FieldError]:
     """Turn pydantic's errors into field/reason pairs (the same on HTTP and on Kafka)."""
@@ -102,9 +131,10 @@ def field_errors_of(
     """
     out: list[FieldError] = []
     for item in errors:
-        loc = [str(part) for part in item["loc"]]
+        # A field's name can come from the input (an undeclared key): what could not be stored is replaced.
+        loc = [storable_or(str(part), "\ufffd") for part in item["loc"]]
         if loc and loc[0] in where:
             loc = loc[1:]
-        reason = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        reason = storable_or(str(item.get("msg", "invalid")).removeprefix("Value error, "), "\ufffd")
         out.append(FieldError(field=".".join(loc) or whole, reason=reason))
     return out

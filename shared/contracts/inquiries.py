@@ -9,10 +9,12 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from shared.contracts.envelope import FrozenModel, InquiryEvent, Rejection
 from shared.contracts.phones import dialable
+from shared.contracts.text import STORABLE, Email, LongText, ShortText, Text
 
 
 class Language(StrEnum):
@@ -51,15 +53,41 @@ class IntakeChannel(StrEnum):
 
 Urgency = Literal["normal", "urgent"]
 Grade = Literal["PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SubmitterId = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
+"""An id the submitter chooses: a correlation id, an idempotency key."""
+InquiryRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
+"""How staff name an inquiry: its reference number ('PSC-26-000123', any case) or its id."""
+
+
+_GIVEN_MOBILE: JsonDict = {
+    "required": ["mobile_phone"],
+    "properties": {"mobile_phone": {"type": "string", "pattern": "\\S"}},
+}
 
 
 class ParentContact(FrozenModel):
+    """How to reach the parent: an email address or a mobile phone at least, and a mobile phone for texts."""
+
+    # What ``_reachable`` enforces, in the JSON schema too: clients and the OpenAPI document see the same rule.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "anyOf": [
+                        {"required": ["email"], "properties": {"email": {"type": "string", "format": "email"}}},
+                        _GIVEN_MOBILE,
+                    ]
+                },
+                {"anyOf": [{"properties": {"sms_consent": {"const": False}}}, _GIVEN_MOBILE]},
+            ]
+        }
+    )
+
     name: ShortText = Field(description="Parent or guardian's name as they give it")
-    email: EmailStr | None = Field(None, description="Where the parent gets email")
-    mobile_phone: str | None = Field(None, description="Mobile number; stored in E.164 form (+13125551212)")
+    email: Email | None = Field(None, description="Where the parent gets email")
+    mobile_phone: Text | None = Field(None, description="Mobile number; stored in E.164 form (+13125551212)")
     preferred_language: Language = Field(Language.ENGLISH, description="Language to write to the parent in")
-    sms_consent: bool = Field(False, description="Whether the parent agreed to text messages")
+    sms_consent: StrictBool = Field(False, description="Whether the parent agreed to text messages (true or false)")
 
     @field_validator("mobile_phone")
     @classmethod
@@ -78,7 +106,7 @@ class ParentContact(FrozenModel):
 
 
 class Student(FrozenModel):
-    school_id: int = Field(ge=100000, le=999999, description="The district's six-digit school id")
+    school_id: StrictInt = Field(ge=100000, le=999999, description="The district's six-digit school id")
     grade: Grade = Field(description="PK, K or 1 to 12")
 
 
@@ -88,9 +116,7 @@ class InquirySubmission(FrozenModel):
     parent: ParentContact
     student: Student
     category: InquiryCategory
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] = Field(
-        description="The concern in the parent's words, as staff recorded it"
-    )
+    description: LongText = Field(description="The concern in the parent's words, as staff recorded it")
     channel: IntakeChannel = Field(description="How the inquiry came in")
     submitted_by: ShortText | None = Field(None, description="Staff member or system that entered it")
     urgency: Urgency = Field(
@@ -101,10 +127,10 @@ class InquirySubmission(FrozenModel):
 class SubmitInquiry(InquirySubmission):
     """The command on the submissions topic: a submission plus the submitter's ids."""
 
-    correlation_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    correlation_id: SubmitterId = Field(
         description="The submitter's id for this request; echoed on every event it causes, and on a rejection"
     )
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    idempotency_key: SubmitterId | None = Field(
         None, description="Submitting twice with the same key creates one inquiry"
     )
 
@@ -113,12 +139,12 @@ class InquirySubmitted(InquiryEvent):
     """An inquiry was recorded. Carries what routing and notify need; the description stays in intake."""
 
     event_type: Literal["inquiry.submitted"] = "inquiry.submitted"
-    reference: str = Field(description="Reference number the parent is given, e.g. PSC-26-000123")
+    reference: Text = Field(description="Reference number the parent is given, e.g. PSC-26-000123")
     category: InquiryCategory
     channel: IntakeChannel
     parent: ParentContact
     student: Student
-    submitted_by: str | None = None
+    submitted_by: Text | None = None
     urgency: Urgency = Field("normal", description="'normal' or 'urgent', as submitted")
 
 

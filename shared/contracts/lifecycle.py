@@ -8,12 +8,13 @@ from typing import Literal
 from pydantic import Field
 
 from shared.contracts.envelope import InquiryEvent
+from shared.contracts.text import Text
 
 
 class LifecycleEvent(InquiryEvent):
     """A staff action on an inquiry; ``occurred_at`` is when it happened."""
 
-    by: str = Field(description="Staff id of who did it (for a parent's reply: who recorded it)")
+    by: Text = Field(description="Staff id of who did it (for a parent's reply: who recorded it)")
 
 
 class InquiryAcknowledged(LifecycleEvent):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
 from shared.contracts.envelope import Event, InquiryEvent
+from shared.contracts.text import Text
 
 Queue = Literal["network", "central"]
 Tier = Literal["network", "psa", "central"]
@@ -22,15 +23,15 @@ class InquiryAssigned(InquiryEvent):
     """An inquiry was given to the queue that serves the student's school."""
 
     event_type: Literal["inquiry.assigned"] = "inquiry.assigned"
-    network_id: str = Field(description="Directory id of the network office (or 'central')")
-    network_name: str = Field(description="Name staff and parents know it by, e.g. 'Network 4'")
+    network_id: Text = Field(description="Directory id of the network office (or 'central')")
+    network_name: Text = Field(description="Name staff and parents know it by, e.g. 'Network 4'")
     queue: Queue = Field(description="'network' when a network office has it, 'central' for the Parent Support Center")
     tier: Tier = Field(description="Escalation tier that holds the inquiry now")
     reason: AssignmentReason = Field(description="Why this queue was chosen")
     school_id: StrictInt = Field(description="The student's school id as submitted")
-    school_name: str | None = Field(None, description="The school's name, when the directory knows the school")
+    school_name: Text | None = Field(None, description="The school's name, when the directory knows the school")
     due_at: AwareDatetime = Field(description="When the inquiry escalates if nothing happens (business calendar)")
-    assignee_id: str | None = Field(
+    assignee_id: Text | None = Field(
         None, description="Staff id of the assignee (least-loaded active staff of the tier); None: nobody on file"
     )
 
@@ -41,8 +42,8 @@ class InquirySlaWarning(InquiryEvent):
     event_type: Literal["inquiry.sla_warning"] = "inquiry.sla_warning"
     tier: Tier = Field(description="Tier whose time is running out")
     clock: SlaClockName = Field(description="Which clock: first response (acknowledgment) or resolution")
-    network_id: str = Field(description="Network (or 'central') that has the inquiry")
-    assignee_id: str | None = Field(None, description="Staff id of the assignee")
+    network_id: Text = Field(description="Network (or 'central') that has the inquiry")
+    assignee_id: Text | None = Field(None, description="Staff id of the assignee")
     escalates_at: AwareDatetime = Field(description="When this clock runs out if nothing happens")
 
 
@@ -56,9 +57,9 @@ class InquiryEscalated(InquiryEvent):
     why: EscalationWhy = Field(
         description="'next_tier', or 'no_psa_on_file': the network has no active PSA, so it went straight to central"
     )
-    network_id: str = Field(description="Network (or 'central') that has the inquiry now")
-    network_name: str = Field(description="Its name")
-    assignee_id: str | None = Field(None, description="Staff id of the new assignee; None when nobody is on file")
+    network_id: Text = Field(description="Network (or 'central') that has the inquiry now")
+    network_name: Text = Field(description="Its name")
+    assignee_id: Text | None = Field(None, description="Staff id of the new assignee; None when nobody is on file")
     due_at: AwareDatetime = Field(description="When the tier's clock had run out")
     next_due_at: AwareDatetime | None = Field(
         description="When the new tier escalates (or breaches) if nothing happens; None while its clocks are paused"
@@ -71,7 +72,7 @@ class InquirySlaBreached(InquiryEvent):
     event_type: Literal["inquiry.sla_breached"] = "inquiry.sla_breached"
     tier: Tier = Field(description="Always 'central': the last tier")
     clock: SlaClockName = Field(description="The clock that ran out")
-    assignee_id: str | None = Field(None, description="Staff id of the assignee")
+    assignee_id: Text | None = Field(None, description="Staff id of the assignee")
     due_at: AwareDatetime = Field(description="When central's clock ran out")
 
 
@@ -89,12 +90,12 @@ class InquiryRerouted(InquiryEvent):
     """The student's school moved to another network: the inquiry went there at the same tier, elapsed time kept."""
 
     event_type: Literal["inquiry.rerouted"] = "inquiry.rerouted"
-    school_id: int = Field(description="The school that changed network")
-    from_network_id: str = Field(description="Network that had the inquiry")
-    to_network_id: str = Field(description="Network that has it now (or 'central')")
-    to_network_name: str = Field(description="Its name")
+    school_id: StrictInt = Field(description="The school that changed network")
+    from_network_id: Text = Field(description="Network that had the inquiry")
+    to_network_id: Text = Field(description="Network that has it now (or 'central')")
+    to_network_name: Text = Field(description="Its name")
     tier: Tier = Field(description="Tier, the same as before")
-    assignee_id: str | None = Field(None, description="Staff id of the new assignee")
+    assignee_id: Text | None = Field(None, description="Staff id of the new assignee")
     due_at: AwareDatetime | None = Field(description="When it escalates if nothing happens")
 
 
@@ -103,10 +104,10 @@ class StaffUpdated(Event):
     Carries no name or address: the staff id is what other services key on."""
 
     event_type: Literal["staff.updated"] = "staff.updated"
-    staff_id: str = Field(description="The staff member's id (what they sign in as); also the Kafka key")
+    staff_id: Text = Field(description="The staff member's id (what they sign in as); also the Kafka key")
     role: StaffRole = Field(description="network_staff, psa or central_staff")
-    network_id: str = Field(description="Network they serve ('central' for central staff)")
-    active: bool = Field(description="False once they no longer take inquiries")
+    network_id: Text = Field(description="Network they serve ('central' for central staff)")
+    active: StrictBool = Field(description="False once they no longer take inquiries")
 
     def partition_key(self) -> str:
         return self.staff_id
