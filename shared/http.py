@@ -1,31 +1,50 @@
-"""What every service's HTTP app has: one access hook, correlation ids, field-naming 422s, health and metrics.
+"""What every service's HTTP app has: one access hook, correlation ids, the input rules, health and metrics.
 
 ``authorize`` is the single dependency every route goes through (it is attached to the app, not to routes), so access
 control is added there and nowhere else. Today it admits every caller and records who they say they are.
+
+The input rules hold for every route of every service, and the OpenAPI documents say them:
+
+- a body is JSON in UTF-8 (``application/json``, no charset or ``utf-8``): declared as anything else, 415;
+- a body that cannot be parsed (not JSON, not UTF-8) is 400; JSON that breaks a rule is 422 naming each field, never
+  echoing a value (the models' own rules, shared/contracts/text.py for text included);
+- a 405 lists in ``Allow`` every method of the path, not only those of the first route that matched it.
 """
 
 from __future__ import annotations
 
+import email.message
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from shared.admission import AdmissionControl
 from shared.contracts.envelope import FieldError, field_errors_of
+from shared.contracts.text import is_storable
 from shared.settings import ServiceSettings
 
 CORRELATION_HEADER = "X-Correlation-ID"
 # A 422 names ``parent.email`` for a body field and ``limit`` for a query parameter; headers keep ``header.``.
 _REQUEST_PARTS = frozenset({"body", "query", "path"})
 CALLER_HEADER = "X-PSC-Caller"
+MAX_CORRELATION_ID = 200
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+_NOT_JSON = "the body is not JSON"
+_ONLY_JSON = "send the body as application/json in UTF-8 (no charset, or charset=utf-8)"
 
 
 class ValidationProblem(BaseModel):
@@ -86,9 +105,18 @@ def create_http_app(
         },
     )
 
+    # Innermost of the middleware: the 415 carries the correlation id like every other answer.
+    app.add_middleware(JsonBodies)
+
     @app.middleware("http")
     async def bind_correlation_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        if len(correlation_id) > MAX_CORRELATION_ID or not is_storable(correlation_id):
+            # It is stored with what the request causes: refused like any field, and a fresh one names the answer.
+            error = FieldError(field=f"header.{CORRELATION_HEADER}", reason="must be 1 to 200 characters of text")
+            refused = JSONResponse(status_code=422, content=ValidationProblem(errors=[error]).model_dump())
+            refused.headers[CORRELATION_HEADER] = str(uuid.uuid4())
+            return refused
         request.state.correlation_id = correlation_id
         bind_contextvars(correlation_id=correlation_id)
         try:
@@ -100,8 +128,20 @@ def create_http_app(
 
     @app.exception_handler(RequestValidationError)
     async def refuse_with_field_errors(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            # Not a JSON document at all: a 400, as when the bytes are not UTF-8 (FastAPI's own 400).
+            return JSONResponse(status_code=400, content=Problem(detail=_NOT_JSON).model_dump())
         errors = field_errors_of(exc.errors(), where=_REQUEST_PARTS, whole="(body)")
         return JSONResponse(status_code=422, content=ValidationProblem(errors=errors).model_dump())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def answer_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette answers from the first route whose path matched, so a path with GET and PUT on two routes
+            # would say Allow: GET. Every route of the path counts.
+            allowed = ", ".join(_allowed_methods(request.app, request.scope))
+            exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allowed})
+        return await http_exception_handler(request, exc)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -126,4 +166,83 @@ def create_http_app(
         max_in_flight=settings.http_max_in_flight,
         retry_after_seconds=settings.http_retry_after_seconds,
     )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_body_refusals(FastAPI.openapi(app))
+        return app.openapi_schema  # type: ignore[return-value]  # set by FastAPI.openapi
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _routed(app: Any, scope: Scope, method: str) -> bool:
+    """Whether a route of ``app`` takes ``method`` on the request's path (asked of the router, as it would route it)."""
+    probe = {
+        "type": "http",
+        "path": scope["path"],
+        "root_path": scope.get("root_path", ""),
+        "method": method,
+        "headers": scope.get("headers", []),
+    }
+    return any(route.matches(probe)[0] is Match.FULL for route in app.router.routes)
+
+
+def _allowed_methods(app: Any, scope: Scope) -> list[str]:
+    return [method for method in _METHODS if _routed(app, scope, method)]
+
+
+def acceptable_body_type(content_type: str | None, *, has_body: bool) -> bool:
+    """JSON in UTF-8: ``application/json`` or ``application/*+json``, with no charset or ``utf-8``.
+
+    RFC 8259 has JSON between systems in UTF-8 only, and its media type defines no charset parameter. A body declared
+    in another charset is refused rather than guessed at: read as UTF-8, latin-1 text is silently wrong (or a 400 for
+    bytes that are not UTF-8); decoding it would be an encoding nobody tests. A body with no type is refused too.
+    """
+    if content_type is None:
+        return not has_body
+    declared = email.message.Message()
+    declared["content-type"] = content_type
+    media_type = declared.get_content_type()
+    if not (
+        media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+    ):
+        return False
+    charset = declared.get_param("charset")
+    return charset is None or (isinstance(charset, str) and charset.strip().lower() in {"utf-8", "utf8"})
+
+
+class JsonBodies:
+    """Pure ASGI middleware: a POST, PUT or PATCH to a route that takes it, with a body declared as anything but JSON
+    in UTF-8, is answered 415 before FastAPI reads it (a request no route takes is left to its 404 or 405)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            headers = Headers(scope=scope)
+            has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+            if not acceptable_body_type(headers.get("content-type"), has_body=has_body) and _routed(
+                scope["app"], scope, scope["method"]
+            ):
+                await JSONResponse(status_code=415, content=Problem(detail=_ONLY_JSON).model_dump())(
+                    scope, receive, send
+                )
+                return
+        await self._app(scope, receive, send)
+
+
+def _document_body_refusals(document: dict[str, Any]) -> None:
+    """Every operation that takes a body documents its 400, and every POST, PUT or PATCH its 415 (both are answered
+    before the route runs, so FastAPI does not know them)."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body is not JSON, or not UTF-8", "content": problem})
+            if method.upper() in _BODY_METHODS:
+                responses.setdefault(
+                    "415", {"description": "The body is not declared application/json in UTF-8", "content": problem}
+                )

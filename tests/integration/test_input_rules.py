@@ -1,6 +1,7 @@
 """The input rules through the real parts (intake, catalog and notify on the real broker and database): text
 PostgreSQL cannot store is refused on every way in, naming the field and never echoing the value; booleans and
-integers are strict."""
+integers are strict; a body that is not JSON is a 400, one declared in another charset a 415; a 405 lists every
+method of its path."""
 
 from __future__ import annotations
 
@@ -126,6 +127,8 @@ async def test_a_nul_in_a_header_or_an_undeclared_key_is_refused_without_echoing
     assert refused_fields(await intake.post("/v1/inquiries", json=inquiry(), headers=headers)) == [
         "header.Idempotency-Key"
     ]
+    traced = await intake.post("/v1/inquiries", json=inquiry(), headers={"X-Correlation-ID": f"trace{NUL}"})
+    assert refused_fields(traced) == ["header.X-Correlation-ID"]
     odd_key = await intake.post("/v1/inquiries", json=inquiry(**{f"note{NUL}": 1}))
     assert refused_fields(odd_key) == ["note\ufffd"]
 
@@ -141,6 +144,38 @@ async def test_booleans_and_integers_are_strict(clients: dict[str, Any]) -> None
     assert refused_fields(await intake.post("/v1/inquiries", json=inquiry(student=student))) == ["student.school_id"]
     parent |= {"sms_consent": True}
     assert (await intake.post("/v1/inquiries", json=inquiry(parent=parent))).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path"),
+    [
+        ("intake", "POST", "/v1/inquiries"),
+        ("catalog", "PUT", "/v1/resources/x-y"),
+        ("notify", "POST", "/v1/suppressions"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_400_and_one_in_another_charset_415(
+    clients: dict[str, Any], service: str, method: str, path: str
+) -> None:
+    send: Callable[..., Any] = clients[service].request
+    as_json = {"content-type": "application/json"}
+    for unparseable in (b"{not json", b'{"a": "\xe9"}', b"\xff\xfe{}"):
+        answer = await send(method, path, content=unparseable, headers=as_json)
+        assert (answer.status_code, set(answer.json())) == (400, {"detail"}), unparseable
+    latin1 = json.dumps({"parent": {"name": "José"}}, ensure_ascii=False).encode("latin-1")
+    for declared in ("application/json; charset=latin-1", "text/plain", "application/x-www-form-urlencoded"):
+        answer = await send(method, path, content=latin1, headers={"content-type": declared})
+        assert answer.status_code == 415, declared
+    assert (await send(method, path, content=b"{}")).status_code == 415  # a body with no type
+    utf8 = await send(method, path, content=b"{}", headers={"content-type": "application/json; charset=UTF-8"})
+    assert utf8.status_code == 422  # read, and refused for what it lacks
+
+
+async def test_a_405_lists_every_method_of_the_path(clients: dict[str, Any]) -> None:
+    refused = await clients["catalog"].delete("/v1/resources/parent-educator-partnership")
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "GET, PUT"
+    assert (await clients["intake"].put("/v1/inquiries")).headers["Allow"] == "POST"
 
 
 # --- Kafka: the same rules, answered with the rejection events -----------------------------------------------------

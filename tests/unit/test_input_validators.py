@@ -1,6 +1,6 @@
 """The input rules, without I/O: text PostgreSQL cannot store is refused by every text field of every contract read
 from outside; booleans and integers are strict; the JSON schemas say the rules the validators enforce; the committed
-documents promise it for every way in."""
+documents promise it for every way in; the HTTP app's media-type rule."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from shared.contracts.envelope import FieldError, field_errors, field_errors_of
 from shared.contracts.inquiries import InquirySubmitted, ParentContact, SubmissionRejected, SubmitInquiry
 from shared.contracts.routing import InquiryAssigned
 from shared.contracts.text import UNSTORABLE_REASON, ShortText, is_storable
+from shared.http import acceptable_body_type
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
@@ -359,3 +360,33 @@ def test_every_string_a_subscriber_reads_promises_no_nul() -> None:
             for message in operation["messages"]:
                 payload = resolved(document, message)["payload"]
                 assert list(unguarded_strings(document, payload, f"{service} {message['$ref']}", set())) == []
+
+
+def test_every_operation_with_a_body_documents_its_400_and_415() -> None:
+    for service, document in documents("openapi"):
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                if "requestBody" in operation:
+                    assert {"400", "415", "422"} <= operation["responses"].keys(), f"{service} {method} {path}"
+
+
+# --- A body is JSON in UTF-8 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "has_body", "acceptable"),
+    [
+        ("application/json", True, True),
+        ("application/json; charset=utf-8", True, True),
+        ('application/json; charset="UTF-8"', True, True),
+        ("application/merge-patch+json", True, True),
+        ("application/json; charset=latin-1", True, False),
+        ("application/json; charset=utf-16", True, False),
+        ("text/plain", True, False),
+        ("multipart/form-data", True, False),
+        (None, True, False),
+        (None, False, True),
+    ],
+)
+def test_a_body_is_json_in_utf8(content_type: str | None, has_body: bool, acceptable: bool) -> None:
+    assert acceptable_body_type(content_type, has_body=has_body) is acceptable
