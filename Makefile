@@ -61,5 +61,12 @@ bench: $(BENCH_STAMP)
 backpressure: $(BENCH_STAMP)
 	$(BIN)/python -m bench.backpressure --per-second --plot docs/backpressure.png
 
+# The fault run (a few minutes): load through both doors while processes are killed, PostgreSQL and the broker restart,
+# a consumer is paused and malformed records arrive; then the same load without faults. Fails if anything was lost
+# or duplicated.
+.PHONY: chaos
+chaos: install
+	$(BIN)/python -m bench.chaos --duration 180
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
