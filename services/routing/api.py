@@ -456,7 +456,7 @@ class SchoolsLoadedView(BaseModel):
 async def put_school_list(body: SchoolListBody, ctx: Context) -> SchoolsLoadedView | JSONResponse:
     schools, problems = schools_or_problems(body.csv, strict=True)
     if problems:
-        errors = [FieldError(field=f"csv.{p.split(':', 1)[0]}", reason=p.split(": ", 1)[1]) for p in problems]
+        errors = [FieldError(field="csv", reason=problem) for problem in problems]
         return JSONResponse(status_code=422, content=ValidationProblem(errors=errors).model_dump())
     async with ctx.unit_of_work() as uow:
         loaded = await handlers.load_schools(uow, schools, rules=ctx.rules, now=ctx.clock.now())

@@ -81,7 +81,7 @@ async def assign_inquiries(
     rules = await current_rules(uow, rules)
     schools = await uow.directory.get_schools(school_ids=[event.student.school_id for event in events])
     networks = {school.network.id for school in schools.values() if school.network}
-    staff = await uow.staff.lock_pool(network_ids=networks)
+    staff = await uow.staff.pool(network_ids=networks)
     decided = []
     seen: set[UUID] = set()
     for event in events:
@@ -113,7 +113,7 @@ async def follow_lifecycle(
     unknown = sorted({str(event.inquiry_id) for event in events if event.inquiry_id not in locked})
     if unknown:
         raise UnknownInquiry(f"routing never assigned inquiry {', '.join(unknown)}")
-    staff = await uow.staff.lock_pool(network_ids={a.network.id for a in locked.values()})
+    staff = await uow.staff.pool(network_ids={a.network.id for a in locked.values()})
     changed: dict[UUID, Assignment] = {}
     for event in events:
         current = changed.get(event.inquiry_id, locked[event.inquiry_id])
@@ -148,11 +148,11 @@ async def fire_due(uow: RoutingUnitOfWork, *, rules: Rules, now: datetime, limit
     if not claimed:
         return 0
     rules = await current_rules(uow, rules)
-    staff = await uow.staff.lock_pool(network_ids={a.network.id for a in claimed})
+    staff = await uow.staff.pool(network_ids={a.network.id for a in claimed})
     fired = [domain.fire(assignment, now=now, rules=rules, staff=staff) for assignment in claimed]
     await uow.assignments.save(assignments=[f.assignment for f in fired], now=now)
-    await uow.staff.add_load(changes=staff.changed())
     await _announce(uow, [event for f in fired for event in f.events])
+    await uow.staff.add_load(changes=staff.changed())  # last: the staff rows stay locked only until the commit
     return len(claimed)
 
 
@@ -230,7 +230,7 @@ async def load_schools(
     if moved:
         rules = await current_rules(uow, rules)
         open_ones = await uow.assignments.lock_open(school_ids=list(moved))
-        staff = await uow.staff.lock_pool(
+        staff = await uow.staff.pool(
             network_ids={a.network.id for a in open_ones} | {n for s in moved.values() if (n := _network_id(s))}
         )
         changed: list[Assignment] = []

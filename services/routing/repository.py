@@ -343,16 +343,26 @@ class StaffRepository:
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
 
-    async def lock_pool(self, *, network_ids: Iterable[str]) -> StaffPool:
-        """The staff of these networks (and central), locked in id order, as a pool to give inquiries out from."""
+    async def pool(self, *, network_ids: Iterable[str]) -> StaffPool:
+        """The staff of these networks (and central) with their open loads, to give inquiries out from.
+
+        Read without locking: replicas assigning at the same moment may both pick the same least-loaded person (the
+        choice is a balance, not a promise), while ``add_load`` keeps every count exact. Locking here would make the
+        deadline workers of all replicas wait for each other for their whole transaction.
+        """
         rows = await self._conn.fetch(
-            f"{_STAFF_SELECT} WHERE network_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-            sorted({*network_ids, CENTRAL_ID}),
+            f"{_STAFF_SELECT} WHERE network_id = ANY($1::text[])", sorted({*network_ids, CENTRAL_ID})
         )
         return StaffPool(_staff(row) for row in rows)
 
     async def add_load(self, *, changes: dict[str, int]) -> None:
+        """Change open loads by these amounts; the rows are locked in id order (two transactions never deadlock), at
+        the end of the caller's transaction, so the locks are held only until its commit. NO KEY UPDATE, like the
+        update itself: it does not wait for the KEY SHARE locks that saving an assignee (a foreign key) takes."""
         if changes:
+            await self._conn.execute(
+                "SELECT id FROM staff WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", sorted(changes)
+            )
             await self._conn.execute(
                 "UPDATE staff s SET open_load = greatest(0, s.open_load + c.delta) FROM unnest($1::text[], $2::int[])"
                 " AS c(id, delta) WHERE s.id = c.id",

@@ -8,6 +8,7 @@ against an in-memory fake in unit tests (see docs/architecture.md, "Use cases an
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -96,20 +97,22 @@ class UnitOfWork:
     async def _write_outbox(self) -> None:
         if not self._pending:
             return
-        await self.conn.executemany(
+        rows = [
+            (
+                event.event_id,
+                topic,
+                event.partition_key(),
+                event.event_type,
+                event.model_dump_json(),
+                json.dumps([[name, value.decode()] for name, value in kafka_headers(event)]),
+            )
+            for topic, event in self._pending
+        ]
+        await self.conn.execute(
             "INSERT INTO outbox (event_id, topic, key, event_type, payload, headers)"
-            " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)",
-            [
-                (
-                    event.event_id,
-                    topic,
-                    event.partition_key(),
-                    event.event_type,
-                    event.model_dump_json(),
-                    [[name, value.decode()] for name, value in kafka_headers(event)],
-                )
-                for topic, event in self._pending
-            ],
+            " SELECT e, t, k, y, p::jsonb, h::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::text[]) WITH ORDINALITY AS u(e, t, k, y, p, h, n) ORDER BY n",
+            *[[row[i] for row in rows] for i in range(6)],
         )
 
 

@@ -255,7 +255,7 @@ async def test_a_school_that_changes_network_takes_its_open_inquiries_along(repl
         "/v1/directory/schools", json={"csv": "\n".join([header, "12,X,X,Network 2", *moved_rows])}
     )
     assert bad.status_code == 422 and bad.json()["errors"] == [
-        {"field": "csv.line 2", "reason": "school_id: is not a six-digit school id"}
+        {"field": "csv", "reason": "line 2: school_id: is not a six-digit school id"}
     ]
     still = (await env["clients"][0].get(f"/v1/schools/{EDISON}")).json()
     assert still["network_id"] == NETWORK_1  # a list with a bad row loads nothing

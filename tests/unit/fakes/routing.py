@@ -128,7 +128,7 @@ class FakeStaff:
         self.members = {m.id: m for m in staff}
         self.networks = {*networks, CENTRAL_ID}
 
-    async def lock_pool(self, *, network_ids: Iterable[str]) -> StaffPool:
+    async def pool(self, *, network_ids: Iterable[str]) -> StaffPool:
         wanted = {*network_ids, CENTRAL_ID}
         return StaffPool(m for m in self.members.values() if m.network_id in wanted)
 
