@@ -188,6 +188,8 @@ class Stack:
         self.broker_started_at: datetime | None = None
         self.stopped: dict[str, str] = {}
         self._service_env = service_env or {}
+        # One origin for every service's clock, so a sped-up stack (PSC_CLOCK_SPEED) agrees on the time.
+        self._clock_origin = os.environ.get("PSC_CLOCK_ORIGIN") or f"{time.time():.6f}"
         self._pids_file = self.var_dir / "pids.json"
         self._runner_file = self.var_dir / "runner.pid"
         self._echo = False
@@ -336,6 +338,7 @@ class Stack:
             "PSC_NOTIFY_SMS_ACCOUNT_SID": SMS_ACCOUNT_SID,
             "PSC_NOTIFY_SMS_AUTH_TOKEN": "development",
             "PYTHONUNBUFFERED": "1",
+            "PSC_CLOCK_ORIGIN": self._clock_origin,
         }
         for name in SERVICES:
             env[f"PSC_{name.upper()}_HTTP_HOST"] = HOST

@@ -1,8 +1,8 @@
 """``psc``: the platform's command line.
 
-``psc create-topics`` and ``psc replay`` are operator commands and run from the container image, which installs the
-platform without the embedded extra. ``psc run`` starts the whole local stack (``make run``) and imports ``devstack``
-only when it runs, so the other commands never need the embedded wheels.
+``psc create-topics``, ``psc replay`` and ``psc load-schools`` are operator commands and run from the container image,
+which installs the platform without the embedded extra. ``psc run`` starts the whole local stack (``make run``) and
+imports ``devstack`` only when it runs, so the other commands never need the embedded wheels.
 """
 
 from __future__ import annotations
@@ -180,6 +180,43 @@ def replay(
             f"note: published rows are kept {settings.outbox_retention_days} days (PSC_OUTBOX_RETENTION_DAYS);"
             f" what was published before {kept_from.isoformat(timespec='seconds')} may be gone"
         )
+
+
+@app.command("load-schools")
+def load_schools(
+    file: Annotated[Path, typer.Argument(help="The school list (CSV: school_id, short_name, long_name, network)")],
+    routing_url: Annotated[
+        str, typer.Option("--routing-url", envvar="PSC_ROUTING_URL", help="Routing's HTTP address")
+    ] = "http://127.0.0.1:8002",
+) -> None:
+    """Load a new school list into routing's directory. The open inquiries of every school that moved to another
+    network go there at the same tier with their elapsed time kept (each announced as inquiry.rerouted). A list with
+    bad rows loads nothing: each bad line is reported."""
+    import httpx
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"psc load-schools: cannot read {file}: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    try:
+        answer = httpx.put(f"{routing_url.rstrip('/')}/v1/directory/schools", json={"csv": text}, timeout=120)
+    except httpx.HTTPError as exc:
+        print(f"psc load-schools: routing at {routing_url} did not answer ({type(exc).__name__})", file=sys.stderr)
+        raise typer.Exit(1) from None
+    if answer.status_code == 422:
+        for error in answer.json().get("errors", []):
+            print(f"{file}: {error['reason']}", file=sys.stderr)
+        print(f"psc load-schools: nothing was loaded from {file}", file=sys.stderr)
+        raise typer.Exit(1)
+    if answer.status_code != 200:
+        print(f"psc load-schools: routing answered {answer.status_code}: {answer.text[:500]}", file=sys.stderr)
+        raise typer.Exit(1)
+    loaded = answer.json()
+    print(
+        f"loaded {loaded['schools']} schools; {loaded['moved_schools']} changed network;"
+        f" {loaded['rerouted']} open inquiries rerouted"
+    )
 
 
 def _unreachable(exc: BaseException, settings: PlatformSettings) -> str:

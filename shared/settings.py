@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.clock import Clock, platform_clock
+
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:15432/psc"
 
@@ -48,6 +50,11 @@ class PlatformSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+
+    def clock(self) -> Clock:
+        """The clock every service runs on: the system clock, or one ``clock_speed`` times faster from
+        ``clock_origin`` (``PSC_CLOCK_SPEED``, ``PSC_CLOCK_ORIGIN``)."""
+        return platform_clock(self.clock_speed, self.clock_origin)
 
     def kafka_ssl_context(self) -> ssl.SSLContext | None:
         if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):

@@ -18,7 +18,7 @@ from services.catalog.domain import SeedCatalog
 from services.catalog.settings import CatalogSettings
 from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.contracts.catalog import LookupRejected, LookupReplied, ResourceUpdated, ResourceUpsertRejected
 from shared.contracts.topics import CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS
 from shared.http import create_http_app
@@ -30,7 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
-    clock = clock or SystemClock()
+    clock = clock or settings.platform.clock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

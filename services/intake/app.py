@@ -13,7 +13,7 @@ from services.intake.api import IntakeContext
 from services.intake.settings import IntakeSettings
 from services.intake.subscribers import RoutingEventsSubscriber, SubmissionsSubscriber
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.contracts.inquiries import InquirySubmitted, SubmissionRejected
 from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS, INQUIRY_SUBMISSIONS, ROUTING_EVENTS
 from shared.http import create_http_app
@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    clock = clock or SystemClock()
+    clock = clock or settings.platform.clock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

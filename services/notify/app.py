@@ -17,7 +17,7 @@ from services.notify.settings import NotifySettings
 from services.notify.subscribers import InquirySubmittedSubscriber
 from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
 from shared.contracts.topics import INQUIRY_EVENTS, NOTIFICATION_EVENTS
 from shared.http import create_http_app
@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifySettings()
-    clock = clock or SystemClock()
+    clock = clock or settings.platform.clock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

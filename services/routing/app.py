@@ -19,7 +19,7 @@ from services.routing.files import district_calendar, read_policies, read_staff
 from services.routing.settings import RoutingSettings
 from services.routing.subscribers import InquirySubmittedSubscriber
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
-from shared.clock import Clock, platform_clock
+from shared.clock import Clock
 from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
@@ -64,7 +64,7 @@ async def load_school_list(runtime: ServiceRuntime, schools_csv: Path) -> int:
 
 def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
-    clock = clock or platform_clock(settings.platform.clock_speed, settings.platform.clock_origin)
+    clock = clock or settings.platform.clock()
     rules = load_rules(settings)
     staff = read_staff(settings.staff_file) if settings.staff_file else []
 

@@ -14,6 +14,8 @@ from shared.settings import PlatformSettings
 def test_speed_one_is_the_system_clock_and_the_setting_defaults_to_it() -> None:
     assert PlatformSettings().clock_speed == 1.0
     assert isinstance(platform_clock(1.0), SystemClock)
+    assert isinstance(PlatformSettings().clock(), SystemClock)
+    assert isinstance(PlatformSettings(clock_speed=20000, clock_origin=0).clock(), ScaledClock)
 
 
 def test_a_sped_up_clock_runs_from_its_origin_n_times_faster() -> None:
