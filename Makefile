@@ -55,6 +55,7 @@ $(BENCH_STAMP): $(STAMP)
 # Throughput and latency, then a short saturation run's summary (a few minutes in all).
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.deadline_sweep
 	$(BIN)/python -m bench.backpressure --short
 
 # Drive intake past saturation, then a burst through the Kafka door: a table per second and docs/backpressure.png.
