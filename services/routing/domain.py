@@ -252,13 +252,17 @@ class StaffPool:
         self._staff = {member.id: member for member in staff}
         self._load = {member.id: member.open_load for member in self._staff.values()}
         self._start = dict(self._load)
+        self._active: dict[tuple[str, StaffRole], list[str]] = {}
+        for member in self._staff.values():
+            if member.active:
+                self._active.setdefault((member.network_id, member.role), []).append(member.id)
 
     def has(self, network_id: str, role: StaffRole) -> bool:
-        return any(m.active and m.network_id == network_id and m.role == role for m in self._staff.values())
+        return bool(self._active.get((network_id, role)))
 
     def take(self, network_id: str, role: StaffRole) -> str | None:
         """The least-loaded active staff member of ``role`` in ``network_id`` (ties by id), now one inquiry busier."""
-        candidates = [m.id for m in self._staff.values() if m.active and m.network_id == network_id and m.role == role]
+        candidates = self._active.get((network_id, role))
         if not candidates:
             return None
         chosen = min(candidates, key=lambda staff_id: (self._load[staff_id], staff_id))
