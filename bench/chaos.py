@@ -19,7 +19,8 @@ a consumer is paused past its session and malformed records arrive; then it coun
    topics; the dead-letter topic holds only the malformed records sent, and each of them was parked or rejected.
 5. Runs the same load with the same seed without faults, for the throughput and p99 ratios.
 
-Prints a table (counts only: no address or name). Exits 1 if anything was lost or duplicated.
+Prints a table (counts only: no address or name). Exits 1 if any check failed: anything lost or duplicated, a
+notification missing, an escalation due and not fired, a group stuck, a good record parked or a bad one unhandled.
 
     python -m bench.chaos [--duration 180] [--rate 8] [--seed 7] [--no-baseline]
 """
@@ -720,7 +721,8 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.lost or self.duplicated or self.notes_duplicated or self.sla_duplicated)
+        """Any check that did not hold: something lost or duplicated, and also anything missing or stuck."""
+        return bool(self.problems())
 
     def problems(self) -> list[str]:
         """Every check that did not hold, in words (empty: all held)."""
