@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from shared.admission import AdmissionControl
@@ -107,24 +107,7 @@ def create_http_app(
 
     # Innermost of the middleware: the 415 carries the correlation id like every other answer.
     app.add_middleware(JsonBodies)
-
-    @app.middleware("http")
-    async def bind_correlation_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        if len(correlation_id) > MAX_CORRELATION_ID or not is_storable(correlation_id):
-            # It is stored with what the request causes: refused like any field, and a fresh one names the answer.
-            error = FieldError(field=f"header.{CORRELATION_HEADER}", reason="must be 1 to 200 characters of text")
-            refused = JSONResponse(status_code=422, content=ValidationProblem(errors=[error]).model_dump())
-            refused.headers[CORRELATION_HEADER] = str(uuid.uuid4())
-            return refused
-        request.state.correlation_id = correlation_id
-        bind_contextvars(correlation_id=correlation_id)
-        try:
-            response = await call_next(request)
-        finally:
-            unbind_contextvars("correlation_id")
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
+    app.add_middleware(CorrelationIds)
 
     @app.exception_handler(RequestValidationError)
     async def refuse_with_field_errors(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -210,6 +193,44 @@ def acceptable_body_type(content_type: str | None, *, has_body: bool) -> bool:
         return False
     charset = declared.get_param("charset")
     return charset is None or (isinstance(charset, str) and charset.strip().lower() in {"utf-8", "utf8"})
+
+
+class CorrelationIds:
+    """Pure ASGI middleware (no per-request task or body buffering, unlike ``@app.middleware``): the caller's
+    ``X-Correlation-ID`` (or a new one) is bound to the request's log lines and returned on the answer.
+
+    A correlation id is stored with what the request causes, so one that could not be stored is refused like any
+    field, and a fresh one names the refusal.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        sent = Headers(scope=scope).get(CORRELATION_HEADER)
+        correlation_id = sent or str(uuid.uuid4())
+        if len(correlation_id) > MAX_CORRELATION_ID or not is_storable(correlation_id):
+            error = FieldError(field=f"header.{CORRELATION_HEADER}", reason="must be 1 to 200 characters of text")
+            refused = JSONResponse(status_code=422, content=ValidationProblem(errors=[error]).model_dump())
+            refused.headers[CORRELATION_HEADER] = str(uuid.uuid4())
+            await refused(scope, receive, send)
+            return
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        header = (CORRELATION_HEADER.lower().encode(), correlation_id.encode())
+
+        async def send_with_correlation_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        bind_contextvars(correlation_id=correlation_id)
+        try:
+            await self._app(scope, receive, send_with_correlation_id)
+        finally:
+            unbind_contextvars("correlation_id")
 
 
 class JsonBodies:
