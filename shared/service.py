@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,7 +48,13 @@ class ServiceRuntime:
     producer: AIOKafkaProducer
     relay: OutboxRelay
     dead_letters: DeadLetters
+    consumers_in_background: bool = False
+    """In a process of its own (``run_service``) the consumers join their groups after ``start()`` returns: the HTTP
+    door needs only the database and the outbox, and opens at once instead of after every group join (about 20 s
+    per subscription after a restart on Tansu). Embedded in a test or a benchmark, ``start()`` returns once they
+    have joined, so callers need not wait for readiness."""
     _started: bool = field(default=False, init=False)
+    _consumers: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     async def open(cls, *, name: str, settings: ServiceSettings, migrations: Path) -> ServiceRuntime:
@@ -145,7 +152,24 @@ class ServiceRuntime:
         await self.producer.start()
         listener = await connect(self.settings.platform, schema=self.name)
         await self.relay.start(listener)
-        await self.broker.start()
+        if self.consumers_in_background:
+            self._consumers = asyncio.create_task(self._start_consumers(), name=f"{self.name}-consumers")
+        else:
+            await self.broker.start()
+            self._consumers_started()
+
+    async def _start_consumers(self) -> None:
+        try:
+            await self.broker.start()
+        except Exception as exc:
+            # What a failed start did before the consumers started in the background: the process ends, and its
+            # supervisor (psc run, Kubernetes) starts it again.
+            log.error("consumers could not start: stopping the process", service=self.name, error=type(exc).__name__)
+            signal.raise_signal(signal.SIGTERM)
+            return
+        self._consumers_started()
+
+    def _consumers_started(self) -> None:
         self._started = True
         log.info("service started", service=self.name)
 
@@ -157,6 +181,10 @@ class ServiceRuntime:
         return {"database": database, "broker": self._started, "outbox_relay": self.relay.running}
 
     async def close(self) -> None:
+        if self._consumers is not None and not self._consumers.done():
+            self._consumers.cancel()
+            with contextlib.suppress(BaseException):
+                await self._consumers
         # One subscriber at a time: each leaves its group cleanly before the next (see ``subscribe``).
         for subscription in self.broker.subscribers:
             with contextlib.suppress(Exception):
@@ -179,6 +207,7 @@ async def running_service(
     ``app.state.runtime`` is there for what reads the service from outside its routes (its contract documents).
     """
     runtime = await ServiceRuntime.open(name=name, settings=settings, migrations=migrations)
+    runtime.consumers_in_background = getattr(app.state, "own_process", False)
     try:
         app.state.runtime = runtime
         app.state.readiness = runtime.readiness
@@ -190,6 +219,7 @@ async def running_service(
 def run_service(*, name: str, settings: ServiceSettings, app: FastAPI) -> None:
     """``python -m services.<name>``: JSON logs, then the HTTP app (and with it the subscribers) until stopped."""
     configure_logging(service=name, level=settings.platform.log_level, fmt=settings.platform.log_format)
+    app.state.own_process = True  # see ServiceRuntime.consumers_in_background
     uvicorn.run(
         app,
         host=settings.http_host,
