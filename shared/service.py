@@ -84,7 +84,7 @@ class ServiceRuntime:
             broker=create_broker(platform, client_id=f"psc-{name}"),
             producer=producer,
             relay=relay,
-            dead_letters=DeadLetters(producer),
+            dead_letters=DeadLetters(producer, service=name),
         )
 
     def unit_of_work(self, factory: UnitOfWorkFactory[U]) -> U:

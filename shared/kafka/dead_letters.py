@@ -21,13 +21,15 @@ ORIGIN_TOPIC = "dlq.origin.topic"
 ORIGIN_PARTITION = "dlq.origin.partition"
 ORIGIN_OFFSET = "dlq.origin.offset"
 SUBSCRIBER = "dlq.subscriber"
+SERVICE = "dlq.service"  # with the subscriber: the consumer group (two services may name subscribers alike)
 FAILED_AT = "dlq.failed_at"
 
 
 class DeadLetters:
-    def __init__(self, producer: AIOKafkaProducer, *, topic: str = DEAD_LETTERS) -> None:
+    def __init__(self, producer: AIOKafkaProducer, *, topic: str = DEAD_LETTERS, service: str | None = None) -> None:
         self._producer = producer
         self._topic = topic
+        self._service = [(SERVICE, service.encode())] if service else []
 
     async def park(self, record: ConsumerRecord, *, subscriber: str, reason: str) -> None:
         headers = [
@@ -37,6 +39,7 @@ class DeadLetters:
             (ORIGIN_PARTITION, str(record.partition).encode()),
             (ORIGIN_OFFSET, str(record.offset).encode()),
             (SUBSCRIBER, subscriber.encode()),
+            *self._service,
             (FAILED_AT, datetime.now(UTC).isoformat().encode()),
         ]
         delivery = await self._producer.send(self._topic, value=record.value, key=record.key, headers=headers)

@@ -249,9 +249,8 @@ async def test_an_unreadable_event_type_header_or_an_unknown_version_is_parked_a
     await send(producer, topic, to_bytes(after), kafka_headers(after))
 
     broker = create_broker(platform, client_id="test")
-    consumer = BatchConsumer(
-        RecordsMarkers(), unit_of_work=lambda: UnitOfWork(pool), dead_letters=DeadLetters(producer, topic=dead)
-    )
+    parking = DeadLetters(producer, topic=dead, service="test-service")
+    consumer = BatchConsumer(RecordsMarkers(), unit_of_work=lambda: UnitOfWork(pool), dead_letters=parking)
     subscribe_batch(broker, consumer, topic=topic, group_id=f"test-{uuid.uuid4().hex[:6]}")
     await broker.start()
     try:
@@ -266,3 +265,7 @@ async def test_an_unreadable_event_type_header_or_an_unknown_version_is_parked_a
     assert set(reasons) == {2, 3}
     assert "version: version 99 of test.something_happened is not known here" in reasons[2]
     assert "headers.event_type: is not UTF-8 text" in reasons[3]
+    # Which consumer group parked each: the service with the subscription (two services may name theirs alike).
+    assert {(dict(r.headers)[dl.SERVICE], dict(r.headers)[dl.SUBSCRIBER]) for r in parked} == {
+        (b"test-service", b"records-markers")
+    }
