@@ -17,9 +17,10 @@ from services.routing.deadlines import DeadlineWorker
 from services.routing.domain import Rules
 from services.routing.files import district_calendar, read_policies, read_staff
 from services.routing.settings import RoutingSettings
-from services.routing.subscribers import InquirySubmittedSubscriber
+from services.routing.subscribers import InquirySubmittedSubscriber, SchoolListSubscriber
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.clock import Clock
+from shared.contracts.directory import SchoolListRejected
 from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
@@ -29,7 +30,7 @@ from shared.contracts.routing import (
     InquirySlaWarning,
     StaffUpdated,
 )
-from shared.contracts.topics import INQUIRY_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
+from shared.contracts.topics import DIRECTORY_UPDATES, INQUIRY_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import ServiceRuntime, run_service, running_service
@@ -104,8 +105,19 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
                 description="Where an inquiry went and what its SLA clocks did: assigned, warned, escalated, "
                 "breached, deadline moved, rerouted; keyed by inquiry id.",
             )
+            runtime.subscribe(
+                SchoolListSubscriber(clock=clock, rules=rules),
+                topic=DIRECTORY_UPDATES,
+                unit_of_work=PostgresRoutingUnitOfWork,
+                also_on_commit=worker.wake,
+            )
             runtime.publishes(
                 STAFF_EVENTS, StaffUpdated, description="A staff member was added or changed; keyed by staff id."
+            )
+            runtime.publishes(
+                DIRECTORY_UPDATES,
+                SchoolListRejected,
+                description="A published school list with bad rows was not loaded; each bad line is named.",
             )
             await runtime.start()
             worker.start()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID
 
-from services.routing import domain
+from services.routing import domain, files
 from services.routing.domain import (
     Assignment,
     HistoryEntry,
@@ -22,7 +22,8 @@ from services.routing.domain import (
     Staff,
 )
 from services.routing.unit_of_work import RoutingUnitOfWork
-from shared.contracts.envelope import InquiryEvent
+from shared.contracts.directory import SchoolListPublished, SchoolListRejected
+from shared.contracts.envelope import FieldError, InquiryEvent
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import (
     InquiryAcknowledged,
@@ -33,7 +34,7 @@ from shared.contracts.lifecycle import (
     LifecycleEvent,
 )
 from shared.contracts.routing import StaffUpdated
-from shared.contracts.topics import ROUTING_EVENTS, STAFF_EVENTS
+from shared.contracts.topics import DIRECTORY_UPDATES, ROUTING_EVENTS, STAFF_EVENTS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -245,6 +246,39 @@ async def load_schools(
         await uow.staff.add_load(changes=staff.changed())
         rerouted = len(changed)
     return SchoolsLoaded(schools=len(schools), moved_schools=len(moved), rerouted=rerouted)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a message stood on the broker (for a rejection to point at)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+async def apply_published_school_list(
+    uow: RoutingUnitOfWork, published: SchoolListPublished, *, origin: Origin, rules: Rules, now: datetime
+) -> SchoolsLoaded | None:
+    """A school list published on the directory topic: loaded as ``psc load-schools`` loads one, or, with any bad
+    row, nothing loaded and ``directory.school_list_rejected`` naming each bad line. None when refused."""
+    schools, problems = files.schools_or_problems(published.csv, strict=True)
+    if problems:
+        log.warning("school list refused", list_id=published.list_id, problems=len(problems))
+        uow.emit(
+            DIRECTORY_UPDATES,
+            SchoolListRejected(
+                occurred_at=now,
+                correlation_id=published.correlation_id,
+                list_id=published.list_id,
+                errors=[FieldError(field="csv", reason=problem) for problem in problems],
+                origin_topic=origin.topic,
+                origin_partition=origin.partition,
+                origin_offset=origin.offset,
+            ),
+        )
+        return None
+    return await load_schools(uow, schools, rules=rules, now=now)
 
 
 def _network_id(school: School) -> str | None:

@@ -6,6 +6,7 @@ from services.routing import handlers
 from services.routing.domain import Rules
 from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.clock import Clock
+from shared.contracts.directory import SchoolListPublished
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import LIFECYCLE_EVENTS, LifecycleEvent
 from shared.kafka.batch_consumer import Incoming
@@ -31,3 +32,22 @@ class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted | LifecycleEve
         await handlers.apply_inquiry_events(
             uow, [item.message for item in batch], rules=self._rules, now=self._clock.now()
         )
+
+
+class SchoolListSubscriber(EventSubscriber[SchoolListPublished, RoutingUnitOfWork]):
+    """``psc.directory.updates``: a new school list is loaded whole (schools that changed network take their open
+    inquiries along), or refused with each bad line named."""
+
+    name = "school-lists"
+    handles = (SchoolListPublished,)
+
+    def __init__(self, *, clock: Clock, rules: Rules) -> None:
+        self._clock = clock
+        self._rules = rules
+
+    async def handle(self, uow: RoutingUnitOfWork, batch: list[Incoming[SchoolListPublished]]) -> None:
+        for item in batch:
+            origin = handlers.Origin(item.record.topic, item.record.partition, item.record.offset)
+            await handlers.apply_published_school_list(
+                uow, item.message, origin=origin, rules=self._rules, now=self._clock.now()
+            )

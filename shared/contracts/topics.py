@@ -20,6 +20,9 @@ ROUTING_EVENTS: Final = "psc.routing.events"
 ``inquiry.escalated``, ``inquiry.sla_breached``, ``inquiry.deadline_moved``, ``inquiry.rerouted``."""
 STAFF_EVENTS: Final = "psc.routing.staff"
 """Events from routing, keyed by staff id: ``staff.updated`` (routing owns the staff directory; intake follows it)."""
+DIRECTORY_UPDATES: Final = "psc.directory.updates"
+"""The district's directory updates: ``directory.school_list_published`` (read by routing, keyed by list id) and
+routing's ``directory.school_list_rejected`` for a list with bad rows (keyed by the publisher's correlation id)."""
 NOTIFICATION_EVENTS: Final = "psc.notify.events"
 """Events from notify, keyed by inquiry id: ``notification.sent`` / ``.failed`` / ``.suppressed``."""
 CATALOG_LOOKUPS: Final = "psc.catalog.lookups"
@@ -39,6 +42,7 @@ ALL_TOPICS: Final = (
     INQUIRY_EVENTS,
     ROUTING_EVENTS,
     STAFF_EVENTS,
+    DIRECTORY_UPDATES,
     NOTIFICATION_EVENTS,
     CATALOG_LOOKUPS,
     CATALOG_UPSERTS,

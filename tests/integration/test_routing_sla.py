@@ -22,10 +22,11 @@ from fastapi import FastAPI
 from services.routing.app import create_app as create_routing
 from services.routing.settings import SCHOOLS_CSV, RoutingSettings
 from shared.clock import FixedClock
+from shared.contracts.directory import SchoolListPublished
 from shared.contracts.envelope import Event, kafka_headers, to_bytes
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import InquiryAcknowledged
-from shared.contracts.topics import DEAD_LETTERS, INQUIRY_EVENTS, ROUTING_EVENTS
+from shared.contracts.topics import DEAD_LETTERS, DIRECTORY_UPDATES, INQUIRY_EVENTS, ROUTING_EVENTS
 from shared.kafka.connection import client_options, create_producer
 from shared.settings import PlatformSettings
 
@@ -135,6 +136,21 @@ async def routing_events(
     return found
 
 
+async def first_record(env: dict[str, Any], topic: str, matches: Any) -> Any:
+    """The first record on ``topic`` (from its start) that ``matches``."""
+    consumer = AIOKafkaConsumer(topic, **client_options(env["platform"]), auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        if matches(record):
+                            return record
+    finally:
+        await consumer.stop()
+
+
 def of_type(events: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event_type"] == event_type]
 
@@ -195,20 +211,8 @@ async def test_a_lifecycle_event_for_an_inquiry_routing_never_saw_is_parked_with
     env = replicas
     stranger = InquiryAcknowledged(inquiry_id=uuid.uuid4(), occurred_at=NOW, correlation_id="x", by="network-1-psa")
     await publish(env, [stranger])
-    consumer = AIOKafkaConsumer(
-        DEAD_LETTERS, **client_options(env["platform"]), auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(30):
-            parked = None
-            while parked is None:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        if record.key == str(stranger.inquiry_id).encode():
-                            parked = dict(record.headers)
-    finally:
-        await consumer.stop()
+    record = await first_record(env, DEAD_LETTERS, lambda r: r.key == str(stranger.inquiry_id).encode())
+    parked = dict(record.headers)
     assert b"never assigned" in parked["dlq.reason"]
 
 
@@ -275,3 +279,42 @@ async def test_a_school_that_changes_network_takes_its_open_inquiries_along(repl
     assert now["due_at"] == old["due_at"]  # elapsed time kept
     queue = (await env["clients"][0].get("/v1/networks/network-2/queue")).json()
     assert str(event.inquiry_id) in {item["inquiry_id"] for item in queue}
+    env["rerouted"] = event.inquiry_id
+
+
+async def test_a_school_list_published_on_the_directory_topic_is_loaded_or_refused_whole(
+    replicas: dict[str, Any],
+) -> None:
+    env = replicas
+    inquiry_id = env["rerouted"]  # at network-2 since the last test moved its school there
+    original = SCHOOLS_CSV.read_text()
+    header, *rows = original.splitlines()
+
+    def published(list_id: str, csv: str) -> SchoolListPublished:
+        return SchoolListPublished(occurred_at=NOW, correlation_id=f"list-{list_id}", list_id=list_id, csv=csv)
+
+    bad = published("bad", "\n".join([header, *rows[:3], "99,X,X,Network 1"]))
+    good = published("original", original)
+    for message in (bad, good):
+        await env["producer"].send(
+            DIRECTORY_UPDATES, to_bytes(message), key=message.partition_key().encode(), headers=kafka_headers(message)
+        )
+    await env["producer"].flush()
+
+    record = await first_record(
+        env,
+        DIRECTORY_UPDATES,
+        lambda r: (
+            json.loads(r.value).get("event_type") == "directory.school_list_rejected"
+            and json.loads(r.value).get("list_id") == "bad"
+        ),
+    )
+    rejection = json.loads(record.value)
+    assert rejection["errors"] == [{"field": "csv", "reason": "line 5: school_id: is not a six-digit school id"}]
+    assert rejection["correlation_id"] == "list-bad"
+
+    seen = await routing_events(
+        env, {inquiry_id}, until=lambda found: len(of_type(found, "inquiry.rerouted")) >= 2, settle=0.5
+    )
+    back = of_type(seen, "inquiry.rerouted")[-1]
+    assert (back["from_network_id"], back["to_network_id"]) == ("network-2", NETWORK_1)

@@ -12,6 +12,7 @@ from fakes.routing import EDISON, ENGLEWOOD, NETWORK_2, NOW, RULES, FakeRoutingU
 
 from services.routing import handlers
 from services.routing.domain import CENTRAL_ID, RowProblem, School, Staff
+from shared.contracts.directory import SchoolListPublished, SchoolListRejected
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import InquiryAcknowledged, InquiryResolved
 from shared.contracts.routing import (
@@ -21,7 +22,7 @@ from shared.contracts.routing import (
     InquiryRerouted,
     StaffUpdated,
 )
-from shared.contracts.topics import ROUTING_EVENTS, STAFF_EVENTS
+from shared.contracts.topics import DIRECTORY_UPDATES, ROUTING_EVENTS, STAFF_EVENTS
 
 
 def submitted(
@@ -199,3 +200,25 @@ async def test_staff_changes_are_announced_and_an_unknown_network_is_refused() -
     assert await handlers.put_staff(uow, [member], now=NOW, only_new=False) == []  # unchanged: not announced
     with pytest.raises(handlers.Refused, match="no such network"):
         await handlers.put_staff(uow, [Staff("x", "X", "psa", "network-99")], now=NOW, only_new=False)
+
+
+async def test_a_published_school_list_with_a_bad_row_is_refused_whole_and_a_good_one_reroutes() -> None:
+    uow = FakeRoutingUnitOfWork()
+    (assigned,) = await assign(uow, submitted())
+    origin = handlers.Origin("psc.directory.updates", 0, 7)
+    header = "school_id,short_name,long_name,network"
+    bad = SchoolListPublished(
+        occurred_at=NOW, correlation_id="c", list_id="v2", csv=f"{header}\n{EDISON.id},E,Edison,Network 2\n12,X,X,\n"
+    )
+    assert await handlers.apply_published_school_list(uow, bad, origin=origin, rules=RULES, now=NOW) is None
+    (rejected,) = uow.events_on(DIRECTORY_UPDATES)
+    assert isinstance(rejected, SchoolListRejected) and rejected.origin_offset == 7
+    assert [e.reason for e in rejected.errors] == ["line 3: school_id: is not a six-digit school id"]
+    assert uow.directory.schools[EDISON.id].network == EDISON.network  # nothing loaded
+
+    good = SchoolListPublished(
+        occurred_at=NOW, correlation_id="c", list_id="v3", csv=f"{header}\n{EDISON.id},E,Edison,Network 2\n"
+    )
+    loaded = await handlers.apply_published_school_list(uow, good, origin=origin, rules=RULES, now=NOW)
+    assert loaded is not None and (loaded.moved_schools, loaded.rerouted) == (1, 1)
+    assert uow.assignments.by_inquiry[assigned.inquiry_id].network == NETWORK_2
