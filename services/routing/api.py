@@ -276,6 +276,7 @@ async def get_network_queue(
 
 StaffId = Annotated[str, Path(min_length=1, max_length=64, pattern="^[a-z0-9][a-z0-9._-]*$")]
 NetworkId = Annotated[str, StringConstraints(min_length=1, max_length=64), STORABLE]
+StaffIdText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern="^[a-z0-9][a-z0-9._-]*$")]
 
 
 class StaffBody(BaseModel):
@@ -462,3 +463,25 @@ async def put_school_list(body: SchoolListBody, ctx: Context) -> SchoolsLoadedVi
         loaded = await handlers.load_schools(uow, schools, rules=ctx.rules, now=ctx.clock.now())
     ctx.deadlines.wake()
     return SchoolsLoadedView(schools=loaded.schools, moved_schools=loaded.moved_schools, rerouted=loaded.rerouted)
+
+
+class ReassignBody(BaseModel):
+    staff_id: StaffIdText = Field(description="An active staff member of the inquiry's tier role and network")
+
+
+@router.put(
+    "/inquiries/{inquiry_id}/assignee",
+    response_model=AssignmentView,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    tags=["assignments"],
+    summary="Reassign inside the tier: another staff member takes it, its clocks go on (announced)",
+)
+async def reassign(inquiry_id: UUID, body: ReassignBody, ctx: Context) -> AssignmentView:
+    try:
+        async with ctx.unit_of_work() as uow:
+            moved = await handlers.reassign(uow, inquiry_id, body.staff_id, now=ctx.clock.now())
+    except handlers.Refused as refused:
+        raise HTTPException(409, str(refused)) from None
+    if moved is None:
+        raise HTTPException(404, "routing has not assigned this inquiry")
+    return AssignmentView.of(moved)

@@ -25,6 +25,7 @@ from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
     InquiryEscalated,
+    InquiryReassigned,
     InquiryRerouted,
     InquirySlaBreached,
     InquirySlaWarning,
@@ -102,8 +103,9 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
                 InquirySlaBreached,
                 InquiryDeadlineMoved,
                 InquiryRerouted,
+                InquiryReassigned,
                 description="Where an inquiry went and what its SLA clocks did: assigned, warned, escalated, "
-                "breached, deadline moved, rerouted; keyed by inquiry id.",
+                "breached, deadline moved, rerouted, reassigned; keyed by inquiry id.",
             )
             runtime.subscribe(
                 SchoolListSubscriber(clock=clock, rules=rules),

@@ -20,6 +20,7 @@ from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
     InquiryEscalated,
+    InquiryReassigned,
     InquiryRerouted,
     InquirySlaBreached,
     InquirySlaWarning,
@@ -268,6 +269,9 @@ class StaffPool:
         chosen = min(candidates, key=lambda staff_id: (self._load[staff_id], staff_id))
         self._load[chosen] += 1
         return chosen
+
+    def is_active(self, staff_id: str, *, network_id: str, role: StaffRole) -> bool:
+        return staff_id in self._active.get((network_id, role), [])
 
     def has_member(self, staff_id: str) -> bool:
         member = self._staff.get(staff_id)
@@ -671,6 +675,16 @@ def history_of(event: InquiryEvent) -> HistoryEntry:
             due_at=event.due_at,
             detail=f"school {event.school_id} moved from {event.from_network_id}",
         )
+    if isinstance(event, InquiryReassigned):
+        return HistoryEntry(
+            *base,
+            event.tier,
+            event.occurred_at,
+            network_id=event.network_id,
+            assignee_id=event.assignee_id,
+            due_at=event.due_at,
+            detail=f"from {event.from_assignee_id}",
+        )
     raise TypeError(f"{event.event_type} is not kept in the routing history")
 
 
@@ -808,6 +822,34 @@ def reroute(
         tier=moved.tier,
         assignee_id=moved.assignee_id,
         due_at=moved.due_at,
+    )
+    return moved, event
+
+
+def reassign(
+    assignment: Assignment, staff_id: str, *, staff: StaffPool, now: datetime
+) -> tuple[Assignment, InquiryReassigned]:
+    """Give the inquiry to another active staff member of its tier's role in its network; the clocks go on as they
+    were (elapsed time kept, no new deadline). Raises ``ValueError`` with the reason when that cannot be."""
+    if assignment.status != "open":
+        raise ValueError("the inquiry is resolved: reopen it first")
+    role = ROLE_OF_TIER[assignment.tier]
+    if not staff.is_active(staff_id, network_id=assignment.network.id, role=role):
+        raise ValueError(f"{staff_id} is not active {role} of {assignment.network.id}")
+    if staff_id == assignment.assignee_id:
+        raise ValueError(f"{staff_id} has it already")
+    staff.release(assignment.assignee_id)
+    staff.retake(staff_id)
+    moved = _evolve(assignment, assignee_id=staff_id)
+    event = InquiryReassigned(
+        inquiry_id=assignment.inquiry_id,
+        occurred_at=now,
+        correlation_id=_sla_correlation(assignment.inquiry_id),
+        tier=assignment.tier,
+        network_id=assignment.network.id,
+        from_assignee_id=assignment.assignee_id,
+        assignee_id=staff_id,
+        due_at=assignment.due_at,
     )
     return moved, event
 

@@ -281,6 +281,25 @@ async def apply_published_school_list(
     return await load_schools(uow, schools, rules=rules, now=now)
 
 
+async def reassign(uow: RoutingUnitOfWork, inquiry_id: UUID, staff_id: str, *, now: datetime) -> Assignment | None:
+    """Another staff member of the same tier and network takes the inquiry; its clocks go on as they were.
+    Announced as ``inquiry.reassigned``. None when routing never assigned the inquiry; ``Refused`` when that staff
+    member cannot take it."""
+    locked = await uow.assignments.lock(inquiry_ids=[inquiry_id])
+    assignment = locked.get(inquiry_id)
+    if assignment is None:
+        return None
+    staff = await uow.staff.pool(network_ids={assignment.network.id})
+    try:
+        moved, event = domain.reassign(assignment, staff_id, staff=staff, now=now)
+    except ValueError as refused:
+        raise Refused(str(refused)) from None
+    await uow.assignments.save(assignments=[moved], now=now)
+    await _announce(uow, [event])
+    await uow.staff.add_load(changes=staff.changed())
+    return moved
+
+
 def _network_id(school: School) -> str | None:
     return school.network.id if school.network else None
 

@@ -99,6 +99,17 @@ class InquiryRerouted(InquiryEvent):
     due_at: AwareDatetime | None = Field(description="When it escalates if nothing happens")
 
 
+class InquiryReassigned(InquiryEvent):
+    """Another staff member of the same tier and network has the inquiry now; its clocks go on as they were."""
+
+    event_type: Literal["inquiry.reassigned"] = "inquiry.reassigned"
+    tier: Tier = Field(description="Tier, the same as before")
+    network_id: Text = Field(description="Network (or 'central'), the same as before")
+    from_assignee_id: Text | None = Field(description="Who had it")
+    assignee_id: Text = Field(description="Who has it now")
+    due_at: AwareDatetime | None = Field(description="When it escalates if nothing happens (unchanged)")
+
+
 class StaffUpdated(Event):
     """A staff member was added or changed in routing's directory (routing owns staff; others follow this event).
     Carries no name or address: the staff id is what other services key on."""

@@ -318,3 +318,24 @@ async def test_a_school_list_published_on_the_directory_topic_is_loaded_or_refus
     )
     back = of_type(seen, "inquiry.rerouted")[-1]
     assert (back["from_network_id"], back["to_network_id"]) == ("network-2", NETWORK_1)
+
+
+async def test_reassignment_inside_the_tier_keeps_the_deadline_and_is_announced(replicas: dict[str, Any]) -> None:
+    env = replicas
+    event = submitted()
+    await publish(env, [event])
+    await assigned(env, {event.inquiry_id})
+    before = (await env["clients"][0].get(f"/v1/inquiries/{event.inquiry_id}/routing")).json()
+    other = "network-1-staff-2" if before["assignee_id"] == "network-1-staff-1" else "network-1-staff-1"
+    wrong = await env["clients"][0].put(
+        f"/v1/inquiries/{event.inquiry_id}/assignee", json={"staff_id": "network-2-psa"}
+    )
+    assert wrong.status_code == 409
+    moved = await env["clients"][1].put(f"/v1/inquiries/{event.inquiry_id}/assignee", json={"staff_id": other})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["assignee_id"], moved.json()["due_at"]) == (other, before["due_at"])
+    seen = await routing_events(
+        env, {event.inquiry_id}, until=lambda found: bool(of_type(found, "inquiry.reassigned")), settle=0.5
+    )
+    (reassigned,) = of_type(seen, "inquiry.reassigned")
+    assert (reassigned["from_assignee_id"], reassigned["assignee_id"]) == (before["assignee_id"], other)

@@ -216,3 +216,25 @@ def test_a_paused_inquiry_sorts_last_in_the_queue() -> None:
 def test_an_empty_calendar_window_is_refused() -> None:
     with pytest.raises(ValueError, match="close after"):
         replace(CALENDAR, opens=CALENDAR.closes)
+
+
+def test_reassignment_inside_the_tier_keeps_the_elapsed_time_and_the_deadline() -> None:
+    assignment = open_assignment(at(2026, 11, 16, 9))
+    pool = StaffPool(STAFF)
+    pool.retake("n1-staff-1")
+    later = at(2026, 11, 16, 15)
+    moved, event = domain.reassign(assignment, "n1-staff-2", staff=pool, now=later)
+    assert (moved.assignee_id, moved.first_response, moved.due_at) == (
+        "n1-staff-2",
+        assignment.first_response,
+        assignment.due_at,
+    )
+    assert (event.from_assignee_id, event.assignee_id, event.due_at) == (
+        "n1-staff-1",
+        "n1-staff-2",
+        at(2026, 11, 17, 9),
+    )
+    assert moved.first_response is not None and moved.first_response.elapsed_at(CALENDAR, later) == 6 * HOUR
+    assert pool.changed() == {"n1-staff-2": 1}  # n1-staff-1 gave back the one it had
+    with pytest.raises(ValueError, match="not active psa"):
+        domain.reassign(replace(moved, tier="psa"), "n1-staff-1", staff=pool, now=later)

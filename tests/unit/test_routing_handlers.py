@@ -19,6 +19,7 @@ from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
     InquiryEscalated,
+    InquiryReassigned,
     InquiryRerouted,
     StaffUpdated,
 )
@@ -222,3 +223,18 @@ async def test_a_published_school_list_with_a_bad_row_is_refused_whole_and_a_goo
     loaded = await handlers.apply_published_school_list(uow, good, origin=origin, rules=RULES, now=NOW)
     assert loaded is not None and (loaded.moved_schools, loaded.rerouted) == (1, 1)
     assert uow.assignments.by_inquiry[assigned.inquiry_id].network == NETWORK_2
+
+
+async def test_reassignment_is_announced_and_an_unknown_inquiry_or_wrong_staff_is_refused() -> None:
+    uow = FakeRoutingUnitOfWork()
+    (assigned,) = await assign(uow, submitted())
+    moved = await handlers.reassign(uow, assigned.inquiry_id, "n1-staff-2", now=NOW)
+    assert moved is not None and moved.due_at == assigned.due_at
+    (reassigned,) = [e for e in uow.events_on(ROUTING_EVENTS) if isinstance(e, InquiryReassigned)]
+    assert (reassigned.from_assignee_id, reassigned.assignee_id) == ("n1-staff-1", "n1-staff-2")
+    assert [h.event_type for h in await uow.assignments.history(inquiry_id=assigned.inquiry_id)] == [
+        "inquiry.reassigned"
+    ]
+    assert await handlers.reassign(uow, uuid4(), "n1-staff-2", now=NOW) is None
+    with pytest.raises(handlers.Refused, match="not active network_staff"):
+        await handlers.reassign(uow, assigned.inquiry_id, "n2-staff-1", now=NOW)
