@@ -15,7 +15,7 @@ from services.routing import api, handlers
 from services.routing.api import RoutingContext
 from services.routing.deadlines import DeadlineWorker
 from services.routing.domain import Rules
-from services.routing.files import district_calendar, read_policies, read_staff
+from services.routing.files import FileProblem, district_calendar, read_policies, read_staff
 from services.routing.settings import RoutingSettings
 from services.routing.subscribers import InquirySubmittedSubscriber, SchoolListSubscriber
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
@@ -146,4 +146,9 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
 
 def serve() -> None:
     settings = RoutingSettings()
-    run_service(name=NAME, settings=settings, app=create_app(settings))
+    try:
+        app = create_app(settings)
+    except FileProblem as problem:
+        # A bad policy, calendar or staff file: say which file, which line and why, and do not start.
+        raise SystemExit(f"routing does not start: {problem}") from None
+    run_service(name=NAME, settings=settings, app=app)

@@ -3,6 +3,9 @@ or ``psc load-schools`` loads nothing)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,13 @@ def test_a_school_list_with_bad_rows_reports_each_bad_line() -> None:
     ]
     _, problems = schools_or_problems("id,name\n1,x\n", strict=True)
     assert problems == ["line 1: the header has no school_id, long_name, network"]
+
+
+def test_routing_refuses_to_start_with_a_bad_policy_file_naming_file_line_and_reason(tmp_path: Path) -> None:
+    bad = write(tmp_path, "sla.yaml", 'version: "x"\nwarning_at: 2\ndefaults: {}\n')
+    env = {**os.environ, "PSC_ROUTING_POLICY_FILE": str(bad)}
+    started = subprocess.run(
+        [sys.executable, "-m", "services.routing"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode == 1
+    assert f"routing does not start: {bad}:2: warning_at must be between 0 and 1" in started.stderr
