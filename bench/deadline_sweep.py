@@ -39,7 +39,7 @@ from devstack.processes import free_port
 from services.routing import handlers
 from services.routing.app import MIGRATIONS, load_rules
 from services.routing.deadlines import DeadlineWorker
-from services.routing.files import read_staff
+from services.routing.files import DEMO_STAFF, read_staff
 from services.routing.settings import RoutingSettings
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
@@ -89,9 +89,7 @@ async def setup(platform: PlatformSettings, inquiries: int) -> asyncpg.Pool:
         rows = list(csv.DictReader(handle))
     async with PostgresRoutingUnitOfWork(pool) as uow:
         await handlers.load_directory(uow, rows)
-        await handlers.put_staff(
-            uow, read_staff(RoutingSettings().staff_file or Path()), now=datetime.now(UTC), only_new=True
-        )
+        await handlers.put_staff(uow, read_staff(DEMO_STAFF), now=datetime.now(UTC), only_new=True)
     far = datetime.now(UTC) + timedelta(days=30)
     started = datetime.now(UTC) - timedelta(hours=1)
     async with pool.acquire() as conn:

@@ -33,6 +33,7 @@ from devstack.postgres import ensure_database, spawn_postgres, start_postgres
 from devstack.processes import Child, free_port, port_is_free, spawn, wait_for_port
 from devstack.supervision import CrashHistory, GiveUp, RestartPolicy, describe_exit
 from devstack.tansu import spawn_tansu, start_tansu
+from services.routing.files import DEMO_STAFF
 from shared.contracts.topics import ALL_TOPICS
 from shared.kafka.connection import ensure_topics
 from shared.kafka.outbox_replay import ReplayResult, UnknownService, replay
@@ -339,6 +340,8 @@ class Stack:
             "PSC_NOTIFY_SMS_AUTH_TOKEN": "development",
             "PYTHONUNBUFFERED": "1",
             "PSC_CLOCK_ORIGIN": self._clock_origin,
+            # The demo staff (a PSA and two staff per network): a deployment has none unless it names a file.
+            "PSC_ROUTING_STAFF_FILE": os.environ.get("PSC_ROUTING_STAFF_FILE", str(DEMO_STAFF)),
         }
         for name in SERVICES:
             env[f"PSC_{name.upper()}_HTTP_HOST"] = HOST

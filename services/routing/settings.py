@@ -23,7 +23,11 @@ class RoutingSettings(ServiceSettings):
     business_closes: time = Field(time(17, 0), description="When they close")
     calendar_file: Path = Field(DISTRICT_CALENDAR, description="The district's own closed days (breaks, holidays)")
     policy_file: Path = Field(SLA_POLICIES, description="SLA targets per category, urgency and tier")
-    staff_file: Path | None = Field(DEMO_STAFF, description="Staff seeded at start (ids already on file are kept)")
+    staff_file: Path | None = Field(
+        None,
+        description="Staff seeded at start (ids already on file keep what the API changed); none by default: psc run"
+        f" gives the demo staff ({DEMO_STAFF.name}), a deployment its own file or PUT /v1/staff",
+    )
     deadline_batch: int = Field(1000, ge=1, description="Due inquiries the deadline worker fires per transaction")
     deadline_poll_seconds: float = Field(
         1.0, gt=0, description="Longest the deadline worker sleeps (it wakes earlier at the next due time)"

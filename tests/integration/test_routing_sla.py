@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from services.routing.app import create_app as create_routing
+from services.routing.files import DEMO_STAFF
 from services.routing.settings import SCHOOLS_CSV, RoutingSettings
 from shared.clock import FixedClock
 from shared.contracts.directory import SchoolListPublished
@@ -42,11 +43,15 @@ EDISON, NETWORK_1 = 609794, "network-1"
 async def replicas(module_platform: PlatformSettings, topics: tuple[str, ...]) -> AsyncIterator[dict[str, Any]]:
     clock = FixedClock(NOW)
     # Small batches, so both replicas' deadline workers take part in firing the same due rows.
-    settings = RoutingSettings(platform=module_platform, deadline_batch=10)
+    settings = RoutingSettings(platform=module_platform, deadline_batch=10, staff_file=DEMO_STAFF)
     apps: list[FastAPI] = [create_routing(settings, clock=clock), create_routing(settings, clock=clock)]
     async with contextlib.AsyncExitStack() as stack:
         clients = []
         for i, app in enumerate(apps):
+            if i:
+                # Closed one after the other with a pause: two members of one group leaving at the same moment is
+                # what Tansu can lose (docs/architecture.md, consumer groups), and the next start would then hang.
+                stack.push_async_callback(asyncio.sleep, 3)
             await stack.enter_async_context(app.router.lifespan_context(app))
             clients.append(
                 await stack.enter_async_context(
