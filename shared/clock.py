@@ -62,6 +62,17 @@ def platform_clock(speed: float = 1.0, origin: float | None = None) -> Clock:
     return ScaledClock(speed, origin=datetime.fromtimestamp(origin, UTC) if origin is not None else None)
 
 
+def clock_span(clock: Clock, real: timedelta) -> timedelta:
+    """How much of ``clock``'s time passes while ``real`` passes on the wall.
+
+    For waits that are about machines, not business time: a send's lease, a retry's backoff. On a sped-up clock
+    they must stay as long in real time, or a replica takes over a send still under way (a message sent twice).
+    """
+    if isinstance(clock, ScaledClock):
+        return real * clock.speed
+    return real
+
+
 def real_seconds(clock: Clock, span: timedelta) -> float:
     """How long ``span`` of ``clock``'s time takes on the wall (a fixed clock's: as long as it says)."""
     if isinstance(clock, ScaledClock):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -18,7 +19,7 @@ from services.notify.domain import ClaimedDelivery, SendResult
 from services.notify.providers import EmailOut, SmsSender, SmtpSender, message_id_for
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.background import RoundWorker
-from shared.clock import Clock
+from shared.clock import Clock, clock_span
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -44,7 +45,10 @@ class DeliveryDispatcher:
         self._clock = clock
         self._batch_size = batch_size
         self._max_attempts = max_attempts
-        self._lease_seconds = lease_seconds
+        # The lease and the retries are waits of the wall, not of business time: on a sped-up clock
+        # (PSC_CLOCK_SPEED) they last as long in real time, so no replica takes over a send still under way.
+        self._lease = clock_span(clock, timedelta(seconds=lease_seconds))
+        self._time_scale = clock_span(clock, timedelta(seconds=1)).total_seconds()
         self._on_commit = on_commit
         self._worker = RoundWorker(
             "delivery-dispatcher", self.dispatch_due, batch_size=batch_size, poll_interval=poll_interval
@@ -67,7 +71,7 @@ class DeliveryDispatcher:
         """One round; returns how many deliveries it handled."""
         async with PostgresNotifyUnitOfWork(self._pool) as uow:
             claimed = await uow.deliveries.claim_due(
-                limit=self._batch_size, now=self._clock.now(), lease_seconds=self._lease_seconds
+                limit=self._batch_size, now=self._clock.now(), lease_seconds=self._lease.total_seconds()
             )
         if not claimed:
             return 0
@@ -95,4 +99,6 @@ class DeliveryDispatcher:
         now = self._clock.now()
         async with PostgresNotifyUnitOfWork(self._pool, on_commit=self._on_commit) as uow:
             attempts = [(delivery, results[delivery.id]) for delivery in claimed]
-            await handlers.record_attempts(uow, attempts, max_attempts=self._max_attempts, now=now)
+            await handlers.record_attempts(
+                uow, attempts, max_attempts=self._max_attempts, now=now, time_scale=self._time_scale
+            )

@@ -169,19 +169,25 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def after_attempt(result: SendResult, *, attempts: int, max_attempts: int, now: datetime) -> AttemptOutcome:
+def after_attempt(
+    result: SendResult, *, attempts: int, max_attempts: int, now: datetime, time_scale: float = 1.0
+) -> AttemptOutcome:
+    """``time_scale``: how much of the service's clock passes in one real second (``PSC_CLOCK_SPEED``), so a retry
+    waits as long on the wall whatever the clock's speed."""
     if result.ok:
         return AttemptOutcome("sent", None, None)
     if result.permanent or attempts >= max_attempts:
         return AttemptOutcome("failed", None, result.error or "failed")
-    return AttemptOutcome("pending", now + retry_delay(attempts), result.error)
+    return AttemptOutcome("pending", now + retry_delay(attempts) * time_scale, result.error)
 
 
 def settle(
-    delivery: ClaimedDelivery, result: SendResult, *, max_attempts: int, now: datetime
+    delivery: ClaimedDelivery, result: SendResult, *, max_attempts: int, now: datetime, time_scale: float = 1.0
 ) -> tuple[AttemptOutcome, NotificationSent | NotificationFailed | None]:
     """What a send attempt leaves behind, and the event that says so (none while it is to be retried)."""
-    outcome = after_attempt(result, attempts=delivery.attempts, max_attempts=max_attempts, now=now)
+    outcome = after_attempt(
+        result, attempts=delivery.attempts, max_attempts=max_attempts, now=now, time_scale=time_scale
+    )
     if outcome.status == "sent":
         return outcome, NotificationSent(**_about(delivery, now), provider_message_id=result.provider_message_id)
     if outcome.status == "failed":

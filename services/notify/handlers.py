@@ -53,11 +53,14 @@ async def record_attempts(
     *,
     max_attempts: int,
     now: datetime,
+    time_scale: float = 1.0,
 ) -> None:
-    """Record what each send attempt left behind (sent, to retry later, failed) and announce the sent and failed."""
+    """Record what each send attempt left behind (sent, to retry later, failed) and announce the sent and failed.
+
+    ``time_scale``: the clock's time per real second, so retries wait as long on the wall at any clock speed."""
     outcomes = []
     for delivery, result in attempts:
-        outcome, event = domain.settle(delivery, result, max_attempts=max_attempts, now=now)
+        outcome, event = domain.settle(delivery, result, max_attempts=max_attempts, now=now, time_scale=time_scale)
         outcomes.append((delivery.id, outcome, result.provider_message_id))
         if event is not None:
             uow.emit(NOTIFICATION_EVENTS, event)

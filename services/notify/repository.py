@@ -104,7 +104,7 @@ class DeliveryRepository:
         )
         return {row["id"] for row in rows}
 
-    async def claim_due(self, *, limit: int, now: datetime, lease_seconds: int) -> list[ClaimedDelivery]:
+    async def claim_due(self, *, limit: int, now: datetime, lease_seconds: float) -> list[ClaimedDelivery]:
         """Mark up to ``limit`` due deliveries as 'sending' and return them. Replicas skip each other's rows; a claim
         older than the lease (a replica that died mid-send) is taken again."""
         rows = await self._conn.fetch(_CLAIM_DUE, limit, now, float(lease_seconds))

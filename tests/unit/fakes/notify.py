@@ -102,7 +102,7 @@ class FakeDeliveries:
                 inserted.add(p.id)
         return inserted
 
-    async def claim_due(self, *, limit: int, now: datetime, lease_seconds: int) -> list[ClaimedDelivery]:
+    async def claim_due(self, *, limit: int, now: datetime, lease_seconds: float) -> list[ClaimedDelivery]:
         """Due pending deliveries only: no replica here dies mid-send."""
         due = sorted(
             (row for row in self.by_id.values() if row.status == "pending" and row.next_attempt_at <= now),
