@@ -58,7 +58,7 @@ class NetworkView(BaseModel):
 
     @classmethod
     def of(cls, network: NetworkSummary) -> NetworkView:
-        return cls(id=network.id, name=network.name, kind=network.kind, schools=network.schools)
+        return cls.model_validate(network, from_attributes=True)
 
 
 class SchoolView(BaseModel):
@@ -169,17 +169,8 @@ class HistoryView(BaseModel):
 
     @classmethod
     def of(cls, entry: HistoryEntry) -> HistoryView:
-        return cls(
-            event_type=entry.event_type,
-            tier=entry.tier,
-            occurred_at=entry.occurred_at,
-            clock=entry.clock,
-            to_tier=entry.to_tier,
-            network_id=entry.network_id,
-            assignee_id=entry.assignee_id,
-            due_at=entry.due_at,
-            detail=entry.detail,
-        )
+        # The same names as the domain's entry: read by attribute rather than copied field by field.
+        return cls.model_validate(entry, from_attributes=True)
 
 
 class RoutingStateView(AssignmentView):
