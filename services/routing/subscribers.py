@@ -8,7 +8,7 @@ from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.clock import Clock
 from shared.contracts.directory import SchoolListPublished
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.lifecycle import LIFECYCLE_EVENTS, LifecycleEvent
+from shared.contracts.lifecycle import CLOCK_EVENTS, LifecycleEvent
 from shared.kafka.batch_consumer import Incoming
 from shared.kafka.event_subscriber import EventSubscriber
 
@@ -22,7 +22,7 @@ class InquirySubmittedSubscriber(EventSubscriber[InquirySubmitted | LifecycleEve
     """
 
     name = "inquiry-submitted"
-    handles = (InquirySubmitted, *LIFECYCLE_EVENTS)
+    handles = (InquirySubmitted, *CLOCK_EVENTS)
 
     def __init__(self, *, clock: Clock, rules: Rules) -> None:
         self._clock = clock

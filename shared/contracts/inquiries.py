@@ -146,6 +146,11 @@ class InquirySubmitted(InquiryEvent):
     student: Student
     submitted_by: Text | None = None
     urgency: Urgency = Field("normal", description="'normal' or 'urgent', as submitted")
+    status_token: Text | None = Field(
+        None,
+        description="The parent's second factor for the status page: notify puts it in the acknowledgment's link"
+        " (GET /v1/status/{reference}?token=...). A secret of this inquiry only, not personal data.",
+    )
 
 
 class SubmissionRejected(Rejection):

@@ -8,13 +8,14 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
 from shared.contracts.envelope import Event, InquiryEvent
-from shared.contracts.text import Text
+from shared.contracts.text import Email, Text
 
 Queue = Literal["network", "central"]
 Tier = Literal["network", "psa", "central"]
 AssignmentReason = Literal["school_network", "school_without_network", "unknown_school"]
 SlaClockName = Literal["first_response", "resolution"]
-StaffRole = Literal["network_staff", "psa", "central_staff"]
+StaffRole = Literal["network_staff", "psa", "central_staff", "auditor"]
+"""Auditors read (audit log, cases) and are never assigned inquiries."""
 EscalationWhy = Literal["next_tier", "no_psa_on_file"]
 DeadlineMoveReason = Literal["closure"]
 
@@ -111,14 +112,17 @@ class InquiryReassigned(InquiryEvent):
 
 
 class StaffUpdated(Event):
-    """A staff member was added or changed in routing's directory (routing owns staff; others follow this event).
-    Carries no name or address: the staff id is what other services key on."""
+    """A staff member was added or changed in routing's directory (routing owns staff; others follow this event:
+    intake's sign-in accounts, notify's staff emails). A staff member's name and work email are directory data,
+    not a parent's: they travel so that notify can write to staff and the console can show who has a case."""
 
     event_type: Literal["staff.updated"] = "staff.updated"
     staff_id: Text = Field(description="The staff member's id (what they sign in as); also the Kafka key")
     role: StaffRole = Field(description="network_staff, psa or central_staff")
     network_id: Text = Field(description="Network they serve ('central' for central staff)")
     active: StrictBool = Field(description="False once they no longer take inquiries")
+    name: Text | None = Field(None, description="Name shown to colleagues, e.g. 'Alex A.'")
+    email: Email | None = Field(None, description="Work email notify writes to about what is theirs to do")
 
     def partition_key(self) -> str:
         return self.staff_id

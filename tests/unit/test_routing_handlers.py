@@ -155,7 +155,9 @@ async def test_lifecycle_steps_move_the_clocks_in_order_and_an_unknown_inquiry_i
     await assign(uow, event)
     steps = [
         InquiryAcknowledged(inquiry_id=event.inquiry_id, occurred_at=NOW, correlation_id="c", by="n1-staff-1"),
-        InquiryResolved(inquiry_id=event.inquiry_id, occurred_at=NOW, correlation_id="c", by="n1-staff-1"),
+        InquiryResolved(
+            inquiry_id=event.inquiry_id, occurred_at=NOW, correlation_id="c", by="n1-staff-1", summary="Done."
+        ),
     ]
     await handlers.apply_inquiry_events(uow, [submitted(), *steps], rules=RULES, now=NOW + timedelta(hours=1))
     stored = uow.assignments.by_inquiry[event.inquiry_id]
