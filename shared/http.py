@@ -5,7 +5,10 @@ control is added there and nowhere else. Today it admits every caller and record
 
 The input rules hold for every route of every service, and the OpenAPI documents say them:
 
-- a body is JSON in UTF-8 (``application/json``, no charset or ``utf-8``): declared as anything else, 415;
+- a body is JSON in UTF-8 (``application/json``, no charset or ``utf-8``): declared as anything else, 415; a route
+  that declares a form body (``Form``) takes ``application/x-www-form-urlencoded`` in UTF-8 instead;
+- a body larger than the service's ``http_max_body_bytes`` is 413 before anything reads it: a ``Content-Length`` over
+  the bound is refused at once, a streamed body as soon as its bytes pass it;
 - a body that cannot be parsed (not JSON, not UTF-8) is 400; JSON that breaks a rule is 422 naming each field, never
   echoing a value (the models' own rules, shared/contracts/text.py for text included);
 - a 405 lists in ``Allow`` every method of the path, not only those of the first route that matched it.
@@ -19,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response, params
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
@@ -45,6 +48,9 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _NOT_JSON = "the body is not JSON"
 _ONLY_JSON = "send the body as application/json in UTF-8 (no charset, or charset=utf-8)"
+_ONLY_FORM = "send the body as application/x-www-form-urlencoded in UTF-8 (no charset, or charset=utf-8)"
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_TOO_LARGE = "the body is larger than this service takes"
 
 
 class ValidationProblem(BaseModel):
@@ -105,8 +111,9 @@ def create_http_app(
         },
     )
 
-    # Innermost of the middleware: the 415 carries the correlation id like every other answer.
+    # Innermost of the middleware: the 413 and 415 carry the correlation id like every other answer.
     app.add_middleware(JsonBodies)
+    app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(CorrelationIds)
 
     @app.exception_handler(RequestValidationError)
@@ -159,8 +166,8 @@ def create_http_app(
     return app
 
 
-def _routed(app: Any, scope: Scope, method: str) -> bool:
-    """Whether a route of ``app`` takes ``method`` on the request's path (asked of the router, as it would route it)."""
+def _routes(app: Any, scope: Scope, method: str) -> list[BaseRoute]:
+    """The routes of ``app`` that take ``method`` on the request's path (asked of the router, as it would route it)."""
     probe = {
         "type": "http",
         "path": scope["path"],
@@ -168,15 +175,26 @@ def _routed(app: Any, scope: Scope, method: str) -> bool:
         "method": method,
         "headers": scope.get("headers", []),
     }
-    return any(route.matches(probe)[0] is Match.FULL for route in app.router.routes)
+    return [route for route in app.router.routes if route.matches(probe)[0] is Match.FULL]
+
+
+def _routed(app: Any, scope: Scope, method: str) -> bool:
+    return bool(_routes(app, scope, method))
+
+
+def takes_form(route: BaseRoute) -> bool:
+    """Whether the route declares its body as a form (``Form`` parameters or a ``Form`` model), not JSON."""
+    body = getattr(route, "body_field", None)
+    return body is not None and isinstance(body.field_info, params.Form)
 
 
 def _allowed_methods(app: Any, scope: Scope) -> list[str]:
     return [method for method in _METHODS if _routed(app, scope, method)]
 
 
-def acceptable_body_type(content_type: str | None, *, has_body: bool) -> bool:
-    """JSON in UTF-8: ``application/json`` or ``application/*+json``, with no charset or ``utf-8``.
+def acceptable_body_type(content_type: str | None, *, has_body: bool, form: bool = False) -> bool:
+    """JSON in UTF-8: ``application/json`` or ``application/*+json``, with no charset or ``utf-8``; for a route that
+    takes a form (``form``), ``application/x-www-form-urlencoded`` in UTF-8 instead.
 
     RFC 8259 has JSON between systems in UTF-8 only, and its media type defines no charset parameter. A body declared
     in another charset is refused rather than guessed at: read as UTF-8, latin-1 text is silently wrong (or a 400 for
@@ -187,7 +205,10 @@ def acceptable_body_type(content_type: str | None, *, has_body: bool) -> bool:
     declared = email.message.Message()
     declared["content-type"] = content_type
     media_type = declared.get_content_type()
-    if not (
+    if form:
+        if media_type != _FORM_TYPE:
+            return False
+    elif not (
         media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
     ):
         return False
@@ -235,7 +256,8 @@ class CorrelationIds:
 
 class JsonBodies:
     """Pure ASGI middleware: a POST, PUT or PATCH to a route that takes it, with a body declared as anything but JSON
-    in UTF-8, is answered 415 before FastAPI reads it (a request no route takes is left to its 404 or 405)."""
+    in UTF-8 (a form in UTF-8, for a route that takes a form), is answered 415 before FastAPI reads it (a request no
+    route takes is left to its 404 or 405)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -244,26 +266,90 @@ class JsonBodies:
         if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
             headers = Headers(scope=scope)
             has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-            if not acceptable_body_type(headers.get("content-type"), has_body=has_body) and _routed(
-                scope["app"], scope, scope["method"]
-            ):
-                await JSONResponse(status_code=415, content=Problem(detail=_ONLY_JSON).model_dump())(
-                    scope, receive, send
-                )
+            routes = _routes(scope["app"], scope, scope["method"])
+            form = any(takes_form(route) for route in routes)
+            if routes and not acceptable_body_type(headers.get("content-type"), has_body=has_body, form=form):
+                detail = _ONLY_FORM if form else _ONLY_JSON
+                await JSONResponse(status_code=415, content=Problem(detail=detail).model_dump())(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` when a streamed body passes the bound: FastAPI lets an ``HTTPException`` from reading
+    the body through (to the app's handler: a 413), and ``BodyLimit`` answers it if nothing else did."""
+
+    def __init__(self) -> None:
+        super().__init__(413, _TOO_LARGE)
+
+
+class BodyLimit:
+    """Pure ASGI middleware: a request body larger than ``max_bytes`` is answered 413 before anything parses it. A
+    declared ``Content-Length`` over the bound is refused at once, without reading a byte; a body without one
+    (chunked) is counted as it is received, and refused as soon as it passes the bound."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self._app = app
+        self._max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > self._max_bytes:
+            await _too_large(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, counted_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(status_code=413, content=Problem(detail=_TOO_LARGE).model_dump())
+    response.headers["Connection"] = "close"  # the rest of the body is never read
+    await response(scope, receive, send)
+
+
 def _document_body_refusals(document: dict[str, Any]) -> None:
-    """Every operation that takes a body documents its 400, and every POST, PUT or PATCH its 415 (both are answered
-    before the route runs, so FastAPI does not know them)."""
+    """Every operation that takes a body documents its 400 and 413, and every POST, PUT or PATCH its 415 (all are
+    answered before the route runs, so FastAPI does not know them)."""
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for operations in document.get("paths", {}).values():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            if "requestBody" in operation:
-                responses.setdefault("400", {"description": "The body is not JSON, or not UTF-8", "content": problem})
-            if method.upper() in _BODY_METHODS:
+            content = operation.get("requestBody", {}).get("content", {})
+            form = _FORM_TYPE in content
+            if content:
+                what = "a form" if form else "JSON"
                 responses.setdefault(
-                    "415", {"description": "The body is not declared application/json in UTF-8", "content": problem}
+                    "400", {"description": f"The body is not {what}, or not UTF-8", "content": problem}
+                )
+                responses.setdefault(
+                    "413", {"description": "The body is larger than the service takes", "content": problem}
+                )
+            if method.upper() in _BODY_METHODS:
+                declared = _FORM_TYPE if form else "application/json"
+                responses.setdefault(
+                    "415", {"description": f"The body is not declared {declared} in UTF-8", "content": problem}
                 )

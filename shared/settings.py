@@ -76,6 +76,12 @@ class ServiceSettings(BaseSettings):
         64, ge=1, description="Requests handled at once by one process; past it, 503 with Retry-After at once"
     )
     http_retry_after_seconds: int = Field(1, ge=1, description="The Retry-After of a shed request")
+    http_max_body_bytes: int = Field(
+        1_048_576,
+        ge=1,
+        description="Largest request body taken, in bytes; a larger one is 413 before it is read"
+        " (a Content-Length over it at once, a streamed body as soon as it passes it)",
+    )
     http_keep_alive_seconds: int = Field(
         75,
         ge=1,
