@@ -1,7 +1,9 @@
 """What every service's HTTP app has: one access hook, correlation ids, the input rules, health and metrics.
 
 ``authorize`` is the single dependency every route goes through (it is attached to the app, not to routes), so access
-control is added there and nowhere else. Today it admits every caller and records who they say they are.
+is decided there and nowhere else (``shared.auth.access.admit``): it reads the credentials, and each route declares
+what it needs: ``dependencies=[PUBLIC]`` for an endpoint open to anyone, a requirement (``require_actor``,
+``require_scope(...)`` ...) otherwise; a route that declares nothing is for signed-in staff.
 
 The input rules hold for every route of every service, and the OpenAPI documents say them:
 
@@ -35,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from shared.admission import AdmissionControl
+from shared.auth.access import PUBLIC, admit, install
 from shared.contracts.envelope import FieldError, field_errors_of
 from shared.contracts.text import is_storable
 from shared.settings import ServiceSettings
@@ -42,7 +45,6 @@ from shared.settings import ServiceSettings
 CORRELATION_HEADER = "X-Correlation-ID"
 # A 422 names ``parent.email`` for a body field and ``limit`` for a query parameter; headers keep ``header.``.
 _REQUEST_PARTS = frozenset({"body", "query", "path"})
-CALLER_HEADER = "X-PSC-Caller"
 MAX_CORRELATION_ID = 200
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -65,8 +67,9 @@ class Problem(BaseModel):
 
 
 async def authorize(request: Request) -> None:
-    """The one place access is decided for every route. Admits all callers until access control lands."""
-    request.state.caller = request.headers.get(CALLER_HEADER, "anonymous")
+    """The one place access is decided for every route: 401 without a credential it can trust, 403 without the role
+    or scope the route declares; the caller is ``request.state.principal`` (None on a public route)."""
+    await admit(request)
 
 
 def correlation_id_of(request: Request) -> str:
@@ -111,6 +114,8 @@ def create_http_app(
         },
     )
 
+    install(app.state, settings.platform.auth)
+
     # Innermost of the middleware: the 413 and 415 carry the correlation id like every other answer.
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
@@ -133,18 +138,22 @@ def create_http_app(
             exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allowed})
         return await http_exception_handler(request, exc)
 
-    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    @app.get("/health", tags=["operations"], dependencies=[PUBLIC], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: database, broker and relay are up")
+    @app.get(
+        "/ready", tags=["operations"], dependencies=[PUBLIC], summary="Readiness: database, broker and relay are up"
+    )
     async def ready(request: Request) -> JSONResponse:
         check: ReadinessCheck | None = getattr(request.app.state, "readiness", None)
         checks = await check() if check else {"started": False}
         status = 200 if all(checks.values()) else 503
         return JSONResponse(status_code=status, content={"ready": status == 200, "checks": checks})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    @app.get(
+        "/metrics", tags=["operations"], dependencies=[PUBLIC], summary="Prometheus metrics", include_in_schema=False
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -348,6 +357,9 @@ def _document_body_refusals(document: dict[str, Any]) -> None:
                 responses.setdefault(
                     "413", {"description": "The body is larger than the service takes", "content": problem}
                 )
+            if "security" in operation:
+                responses.setdefault("401", {"description": "No credential, or one that cannot be trusted"})
+                responses.setdefault("403", {"description": "The caller's role or scopes do not allow this"})
             if method.upper() in _BODY_METHODS:
                 declared = _FORM_TYPE if form else "application/json"
                 responses.setdefault(

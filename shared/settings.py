@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.auth.settings import AuthSettings
 from shared.clock import Clock, platform_clock
 
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
@@ -46,6 +47,10 @@ class PlatformSettings(BaseSettings):
     )
     clock_origin: float | None = Field(
         None, description="Epoch seconds the sped-up clock starts from (the stack sets one for all); default: start"
+    )
+
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings, description="Tokens, OIDC and API keys (PSC_AUTH_*; see shared/auth/settings.py)"
     )
 
     log_level: str = "INFO"

@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from auth import auth_settings_for_tests
 
 from shared.contracts.topics import ALL_TOPICS
 from shared.kafka.connection import ensure_topics
@@ -35,6 +36,7 @@ class Backend:
             kafka_bootstrap=self.kafka_bootstrap,
             database_url=database_url or self.admin_database_url,
             topic_partitions=3,
+            auth=auth_settings_for_tests(),  # tests/auth.py: staff_headers(...) and api_key_headers(...) work
         )
 
 
