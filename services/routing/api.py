@@ -15,9 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from services.routing import handlers
+from services.routing.clocks import CLOCKS, Assignment
 from services.routing.deadlines import DeadlineWorker
-from services.routing.domain import CLOCKS, Assignment, HistoryEntry, NetworkSummary, Rules, School, Staff
+from services.routing.directory import NetworkSummary, School
+from services.routing.domain import HistoryEntry
 from services.routing.files import schools_or_problems
+from services.routing.policies import Rules
+from services.routing.staff import Staff
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError

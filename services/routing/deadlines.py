@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 
 from services.routing import handlers
-from services.routing.domain import Rules
+from services.routing.policies import Rules
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.background import RoundWorker
 from shared.clock import Clock, real_seconds

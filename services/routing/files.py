@@ -19,16 +19,10 @@ import holidays
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from services.routing.domain import (
-    TIERS,
-    URGENCIES,
-    DistrictCalendar,
-    School,
-    SlaPolicies,
-    Staff,
-    Targets,
-    schools_from_rows,
-)
+from services.routing.calendar import DistrictCalendar
+from services.routing.directory import School, schools_from_rows
+from services.routing.policies import TIERS, URGENCIES, SlaPolicies, Targets
+from services.routing.staff import Staff
 from shared.contracts.inquiries import InquiryCategory, Urgency
 from shared.contracts.routing import StaffRole, Tier
 

@@ -10,17 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID
 
-from services.routing import domain, files
-from services.routing.domain import (
-    Assignment,
-    HistoryEntry,
-    LifecycleKind,
-    NetworkSummary,
-    RowProblem,
-    Rules,
-    School,
-    Staff,
-)
+from services.routing import clocks, directory, domain, files
+from services.routing.clocks import Assignment
+from services.routing.directory import NetworkSummary, RowProblem, School
+from services.routing.domain import HistoryEntry, LifecycleKind
+from services.routing.policies import Rules
+from services.routing.staff import Staff
 from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.contracts.directory import SchoolListPublished, SchoolListRejected
 from shared.contracts.envelope import FieldError, InquiryEvent
@@ -65,10 +60,7 @@ async def current_rules(uow: RoutingUnitOfWork, base: Rules) -> Rules:
     closures = await uow.calendar.closures()
     if not closures:
         return base
-    calendar = base.calendar
-    for day, reason in closures.items():
-        calendar = calendar.with_closure(day, reason)
-    return replace(base, calendar=calendar)
+    return replace(base, calendar=base.calendar.with_closures(closures))
 
 
 async def assign_inquiries(
@@ -189,9 +181,9 @@ async def add_closure(uow: RoutingUnitOfWork, *, day: date, reason: str, rules: 
     moved: list[Assignment] = []
     announced: list[InquiryEvent] = []
     for assignment in await uow.assignments.lock_open():
-        event = domain.moved_by_closure(domain.scheduled(assignment, before), rules=after, now=now)
+        event = domain.moved_by_closure(clocks.scheduled(assignment, before), rules=after, now=now)
         if event is not None:
-            moved.append(domain.scheduled(assignment, after))
+            moved.append(clocks.scheduled(assignment, after))
             announced.append(event)
     await uow.assignments.save(assignments=moved, now=now)
     await _announce(uow, announced)
@@ -351,7 +343,7 @@ async def network_queue(
 async def load_directory(uow: RoutingUnitOfWork, rows: list[dict[str, str]]) -> DirectoryLoaded:
     """Upsert the district's school list (its rows, as read from the CSV) into the directory; rows that fail
     validation are reported and left out."""
-    schools, problems = domain.schools_from_rows(rows)
+    schools, problems = directory.schools_from_rows(rows)
     for problem in problems:
         log.warning("school list row left out", line=problem.line, field=problem.field, reason=problem.reason)
     await uow.directory.upsert(schools=schools)

@@ -12,18 +12,10 @@ from uuid import UUID
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
-from services.routing.domain import (
-    CENTRAL_ID,
-    CENTRAL_NAME,
-    Assignment,
-    HistoryEntry,
-    Network,
-    NetworkSummary,
-    School,
-    SlaClock,
-    Staff,
-    StaffPool,
-)
+from services.routing.clocks import Assignment, SlaClock
+from services.routing.directory import CENTRAL_ID, CENTRAL_NAME, Network, NetworkSummary, School
+from services.routing.domain import HistoryEntry
+from services.routing.staff import Staff, StaffPool
 
 _SCHOOL_SELECT = (
     "SELECT s.id, s.short_name, s.long_name, s.network_id, n.name AS network_name"

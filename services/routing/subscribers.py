@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.routing import handlers
-from services.routing.domain import Rules
+from services.routing.policies import Rules
 from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.clock import Clock
 from shared.contracts.directory import SchoolListPublished

@@ -10,13 +10,16 @@ from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
 
-from services.routing.domain import Assignment, HistoryEntry, NetworkSummary, School, Staff, StaffPool
+from services.routing.clocks import Assignment
+from services.routing.directory import NetworkSummary, School
+from services.routing.domain import HistoryEntry
 from services.routing.repository import (
     AssignmentRepository,
     CalendarRepository,
     DirectoryRepository,
     StaffRepository,
 )
+from services.routing.staff import Staff, StaffPool
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from fakes.routing import CALENDAR, NETWORK_1, NETWORK_2, RULES, STAFF
 
-from services.routing import domain
+from services.routing import clocks, directory, domain
 from services.routing.app import load_rules
-from services.routing.domain import Assignment, SlaClock, StaffPool
+from services.routing.clocks import Assignment, SlaClock
 from services.routing.settings import RoutingSettings
+from services.routing.staff import StaffPool
 from shared.contracts.routing import InquiryEscalated, InquirySlaBreached, InquirySlaWarning
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -96,7 +97,7 @@ def open_assignment(start: datetime, *, category: str = "other", urgency: str = 
         urgency=urgency,  # type: ignore[arg-type]
         assignee_id="n1-staff-1",
     )
-    return domain.start_tier(base, "network", at=start, rules=RULES, fresh=True)
+    return clocks.start_tier(base, "network", at=start, rules=RULES, fresh=True)
 
 
 def test_a_school_that_moves_keeps_the_tier_and_the_elapsed_time() -> None:
@@ -104,7 +105,11 @@ def test_a_school_that_moves_keeps_the_tier_and_the_elapsed_time() -> None:
     assignment = open_assignment(start)
     pool = StaffPool(STAFF)
     result = domain.reroute(
-        assignment, domain.School(609794, "E", "Edison", NETWORK_2), rules=RULES, staff=pool, now=at(2026, 11, 16, 12)
+        assignment,
+        directory.School(609794, "E", "Edison", NETWORK_2),
+        rules=RULES,
+        staff=pool,
+        now=at(2026, 11, 16, 12),
     )
     assert result is not None
     moved, event = result

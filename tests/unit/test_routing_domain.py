@@ -6,8 +6,9 @@ from uuid import uuid4
 
 from fakes.routing import RULES, STAFF
 
-from services.routing import domain
-from services.routing.domain import Network, School, StaffPool
+from services.routing import directory, domain
+from services.routing.directory import Network, School
+from services.routing.staff import StaffPool
 from shared.contracts.inquiries import InquirySubmitted
 
 
@@ -27,9 +28,9 @@ def submitted(school_id: int = 609794) -> InquirySubmitted:
 
 
 def test_network_labels_become_stable_ids_and_an_empty_label_means_no_network() -> None:
-    assert domain.network_for_label("Network 13") == Network("network-13", "Network 13")
-    assert domain.network_for_label("ISP") == Network("isp", "ISP")
-    assert domain.network_for_label("  ") is None
+    assert directory.network_for_label("Network 13") == Network("network-13", "Network 13")
+    assert directory.network_for_label("ISP") == Network("isp", "ISP")
+    assert directory.network_for_label("  ") is None
 
 
 def test_bad_rows_of_the_school_list_are_reported_with_line_and_field() -> None:
@@ -38,7 +39,7 @@ def test_bad_rows_of_the_school_list_are_reported_with_line_and_field() -> None:
         {"school_id": "12", "short_name": "X", "long_name": "X", "network": ""},
         {"school_id": "610592", "short_name": "ENGLEWOOD STEM HS", "long_name": "Englewood STEM", "network": ""},
     ]
-    schools, problems = domain.schools_from_rows(rows)
+    schools, problems = directory.schools_from_rows(rows)
     assert [s.id for s in schools] == [609794, 610592]
     assert schools[1].network is None
     assert [(p.line, p.field) for p in problems] == [(3, "school_id")]

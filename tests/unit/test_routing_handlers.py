@@ -11,7 +11,8 @@ import pytest
 from fakes.routing import EDISON, ENGLEWOOD, NETWORK_2, NOW, RULES, FakeRoutingUnitOfWork
 
 from services.routing import handlers
-from services.routing.domain import CENTRAL_ID, RowProblem, School, Staff
+from services.routing.directory import CENTRAL_ID, RowProblem, School
+from services.routing.staff import Staff
 from shared.contracts.directory import SchoolListPublished, SchoolListRejected
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import InquiryAcknowledged, InquiryResolved
