@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import api
+from services.intake import api, status
 from services.intake.api import IntakeContext
 from services.intake.settings import IntakeSettings
 from services.intake.subscribers import RoutingEventsSubscriber, SubmissionsSubscriber
@@ -54,6 +54,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         settings=settings,
     )
     app.include_router(api.router)
+    status.install(app, settings)
     return app
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from services.intake import domain
+from services.intake import domain, parents
 from services.intake.domain import Assignment, Inquiry, NewSubmission
 from services.intake.unit_of_work import IntakeUnitOfWork
 from shared.contracts.routing import InquiryAssigned
@@ -58,11 +58,16 @@ async def record_submissions(
     numbers = iter(await uow.inquiries.next_reference_numbers(count=len(to_create)))
     outcomes: list[Outcome] = []
     created: list[Inquiry] = []
+    tokens: dict[UUID, bytes] = {}
     for k, new in enumerate(news):
         if k in to_create:
             reference = domain.format_reference(reference_prefix, now.year, next(numbers))
             inquiry, event = domain.submit(new, inquiry_id=ids[k], reference=reference, now=now)
             created.append(inquiry)
+            # The parent's status token: in the event for notify's link, kept here only as its digest.
+            token = parents.new_token()
+            tokens[inquiry.id] = parents.token_digest(token)
+            event = event.model_copy(update={"status_token": token})
             uow.emit(INQUIRY_EVENTS, event)
             outcomes.append(Created(inquiry))
             continue
@@ -73,6 +78,7 @@ async def record_submissions(
         else:
             outcomes.append(KeyReused(new.idempotency_key))
     await uow.inquiries.add(inquiries=created)
+    await uow.status_pages.add_tokens(digests=tokens)
     return outcomes
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
 from services.intake.domain import ASSIGNMENT_FIELDS, Assignment, Inquiry
+from services.intake.parents import Attempts, ParentRecord
 from shared.contracts.inquiries import InquirySubmission
 
 _ASSIGNMENT_COLUMNS = ", ".join(ASSIGNMENT_FIELDS)
@@ -140,4 +142,73 @@ class InquiryRepository:
                 (inquiry_id, *(getattr(assignment, name) for name in ASSIGNMENT_FIELDS))
                 for inquiry_id, assignment in assignments.items()
             ],
+        )
+
+
+class StatusPageRepository:
+    """The parent's status page: status tokens (their digests), what the parent may see of an inquiry, and the
+    attempts counted per reference and per client (shared by every replica)."""
+
+    def __init__(self, conn: PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def add_tokens(self, *, digests: Mapping[UUID, bytes]) -> None:
+        await self._conn.executemany(
+            "INSERT INTO status_tokens (inquiry_id, digest) VALUES ($1, $2)", list(digests.items())
+        )
+
+    async def parent_record(self, *, reference: str) -> ParentRecord | None:
+        row = await self._conn.fetchrow(
+            "SELECT i.id, i.reference, i.status, i.parent ->> 'mobile_phone' AS phone, t.digest, i.network_name,"
+            " i.due_at FROM inquiries i LEFT JOIN status_tokens t ON t.inquiry_id = i.id WHERE i.reference = $1",
+            reference,
+        )
+        if row is None:
+            return None
+        return ParentRecord(
+            inquiry_id=row["id"],
+            reference=row["reference"],
+            status=row["status"],
+            phone=row["phone"],
+            token_digest=row["digest"],
+            office=row["network_name"],
+            due_at=row["due_at"],
+        )
+
+    async def count_attempts(
+        self, *, keys: Sequence[tuple[str, str]], now: datetime, window_ends: datetime
+    ) -> dict[str, Attempts]:
+        """Count one attempt for each (scope, key), in its current window or a new one ending at ``window_ends``;
+        return each scope's count so far. The rows stay locked until the transaction ends, so replicas count in turn
+        (``keys`` in the same order every time: reference, then client)."""
+        rows = await self._conn.fetch(
+            "INSERT INTO status_attempts AS a (scope, key, attempts, window_ends)"
+            " SELECT scope, key, 1, $3 FROM unnest($1::text[], $2::text[]) AS k (scope, key)"
+            " ON CONFLICT (scope, key) DO UPDATE SET"
+            " attempts = CASE WHEN a.window_ends <= $4 THEN 1 ELSE a.attempts + 1 END,"
+            " window_ends = CASE WHEN a.window_ends <= $4 THEN excluded.window_ends ELSE a.window_ends END"
+            " RETURNING scope, attempts, window_ends",
+            [scope for scope, _ in keys],
+            [key for _, key in keys],
+            window_ends,
+            now,
+        )
+        return {row["scope"]: Attempts(count=row["attempts"], window_ends=row["window_ends"]) for row in rows}
+
+    async def take_back(self, *, keys: Sequence[tuple[str, str]]) -> None:
+        """A proven attempt does not count."""
+        await self._conn.execute(
+            "UPDATE status_attempts SET attempts = attempts - 1"
+            " WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND attempts > 0",
+            [scope for scope, _ in keys],
+            [key for _, key in keys],
+        )
+
+    async def prune_attempts(self, *, now: datetime, limit: int = 100) -> None:
+        """Forget up to ``limit`` windows that have ended (skipping rows another replica holds)."""
+        await self._conn.execute(
+            "DELETE FROM status_attempts WHERE ctid IN (SELECT ctid FROM status_attempts WHERE window_ends <= $1"
+            " LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            now,
+            limit,
         )

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fakes import FakeOutbox
 from services.intake.domain import Assignment, Inquiry
+from services.intake.parents import Attempts, ParentRecord
 from shared.contracts.inquiries import InquirySubmission
 
 # Sample data for intake's unit tests.
@@ -64,7 +65,54 @@ class FakeInquiries:
         self.assignments.update(assignments)
 
 
+class FakeStatusPages:
+    """The status page's tokens and attempts; a parent record is read from the inquiries' fake."""
+
+    def __init__(self, inquiries: FakeInquiries) -> None:
+        self._inquiries = inquiries
+        self.digests: dict[UUID, bytes] = {}
+        self.attempts: dict[tuple[str, str], Attempts] = {}
+
+    async def add_tokens(self, *, digests: Mapping[UUID, bytes]) -> None:
+        self.digests.update(digests)
+
+    async def parent_record(self, *, reference: str) -> ParentRecord | None:
+        inquiry = await self._inquiries.get(reference=reference)
+        if inquiry is None:
+            return None
+        return ParentRecord(
+            inquiry_id=inquiry.id,
+            reference=inquiry.reference,
+            status=inquiry.status,
+            phone=inquiry.submission.parent.mobile_phone,
+            token_digest=self.digests.get(inquiry.id),
+            office=inquiry.assignment.network_name if inquiry.assignment else None,
+            due_at=inquiry.assignment.due_at if inquiry.assignment else None,
+        )
+
+    async def count_attempts(
+        self, *, keys: Sequence[tuple[str, str]], now: datetime, window_ends: datetime
+    ) -> dict[str, Attempts]:
+        counted = {}
+        for scope, key in keys:
+            current = self.attempts.get((scope, key))
+            if current is None or current.window_ends <= now:
+                current = Attempts(count=0, window_ends=window_ends)
+            self.attempts[(scope, key)] = counted[scope] = replace(current, count=current.count + 1)
+        return counted
+
+    async def take_back(self, *, keys: Sequence[tuple[str, str]]) -> None:
+        for key in keys:
+            if key in self.attempts and self.attempts[key].count > 0:
+                self.attempts[key] = replace(self.attempts[key], count=self.attempts[key].count - 1)
+
+    async def prune_attempts(self, *, now: datetime, limit: int = 100) -> None:
+        for key in [key for key, attempts in self.attempts.items() if attempts.window_ends <= now][:limit]:
+            del self.attempts[key]
+
+
 class FakeIntakeUnitOfWork(FakeOutbox):
     def __init__(self) -> None:
         super().__init__()
         self.inquiries = FakeInquiries()
+        self.status_pages = FakeStatusPages(self.inquiries)

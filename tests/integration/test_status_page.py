@@ -1,0 +1,320 @@
+"""The parent's status page through the real broker and database: two intake replicas and routing, in-process, with
+fixed clocks. The token comes from ``inquiry.submitted`` on the broker, as notify gets it; the limits are counted in
+PostgreSQL, so tries on either replica count together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from auth import staff_headers
+from fastapi import FastAPI
+
+from services.intake.app import create_app as create_intake
+from services.intake.settings import IntakeSettings
+from services.routing.app import create_app as create_routing
+from services.routing.settings import RoutingSettings
+from shared.clock import FixedClock
+from shared.contracts.topics import INQUIRY_EVENTS
+from shared.kafka.connection import client_options
+from shared.settings import PlatformSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+# Wednesday 25 Nov 2026, 10:00 in Chicago; two business days (Thanksgiving off) end Monday 30th, 17:00.
+NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+PER_REFERENCE, PER_CLIENT, WINDOW = 3, 6, 600
+STAFF = staff_headers(staff_id="central-1", role="central_staff", network_id="central")
+PAGE_FIELDS = {"reference", "status", "status_text", "office", "expected_by", "asked_of_you", "notes"}
+
+
+class Stack:
+    def __init__(self, platform: PlatformSettings, apps: dict[str, FastAPI], clock: FixedClock) -> None:
+        self.platform = platform
+        self.apps = apps
+        self.clock = clock
+        self._clients: list[httpx.AsyncClient] = []
+
+    def client(self, service: str, address: str = "198.51.100.1") -> httpx.AsyncClient:
+        """A client of one app, calling from ``address`` (what the per-client limit counts)."""
+        transport = httpx.ASGITransport(app=self.apps[service], client=(address, 40000))
+        client = httpx.AsyncClient(transport=transport, base_url=f"http://{service}")
+        self._clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+def intake_settings(platform: PlatformSettings) -> IntakeSettings:
+    return IntakeSettings(
+        platform=platform,
+        status_max_failures_per_reference=PER_REFERENCE,
+        status_max_failures_per_client=PER_CLIENT,
+        status_failure_window_seconds=WINDOW,
+    )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(module_platform: PlatformSettings, topics: tuple[str, ...]) -> AsyncIterator[Stack]:
+    clock = FixedClock(NOW)
+    apps = {
+        "intake": create_intake(intake_settings(module_platform), clock=clock),
+        "intake-2": create_intake(intake_settings(module_platform), clock=clock),
+        "routing": create_routing(RoutingSettings(platform=module_platform), clock=FixedClock(NOW)),
+    }
+    running = Stack(module_platform, apps, clock)
+    async with contextlib.AsyncExitStack() as exits:
+        for app in apps.values():
+            await exits.enter_async_context(app.router.lifespan_context(app))
+        yield running
+        await running.close()
+
+
+async def eventually(check: Any, timeout: float = 30.0) -> Any:
+    async with asyncio.timeout(timeout):
+        while not (found := await check()):
+            await asyncio.sleep(0.1)
+        return found
+
+
+def submission(phone: str | None = "+13125550148") -> dict[str, Any]:
+    parent: dict[str, Any] = {"name": "Ana Lopez", "email": "ana.status@example.org"}
+    if phone:
+        parent["mobile_phone"] = phone
+    return {
+        "parent": parent,
+        "student": {"school_id": 609794, "grade": "3"},
+        "category": "special_education",
+        "description": "Her IEP meeting was cancelled twice.",
+        "channel": "phone",
+    }
+
+
+async def token_of(platform: PlatformSettings, inquiry_id: str) -> str:
+    """The status token, from the inquiry's ``inquiry.submitted`` on the broker (what notify puts in its link)."""
+    consumer = AIOKafkaConsumer(INQUIRY_EVENTS, **client_options(platform), auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        event = json.loads(record.value)
+                        if event["inquiry_id"] == inquiry_id and event["event_type"] == "inquiry.submitted":
+                            return str(event["status_token"])
+    finally:
+        await consumer.stop()
+
+
+async def submitted(stack: Stack, *, phone: str | None = "+13125550148", assigned: bool = True) -> dict[str, Any]:
+    staff = stack.client("intake")
+    created = await staff.post("/v1/inquiries", json=submission(phone), headers=STAFF)
+    assert created.status_code == 201, created.text
+    inquiry: dict[str, Any] = created.json()
+
+    async def assignment() -> Any:
+        return (await staff.get(f"/v1/inquiries/{inquiry['id']}", headers=STAFF)).json()["assignment"]
+
+    if assigned:
+        await eventually(assignment)
+    inquiry["token"] = await token_of(stack.platform, inquiry["id"])
+    return inquiry
+
+
+async def database(platform: PlatformSettings) -> asyncpg.Connection:
+    url = platform.database_url.get_secret_value()
+    return await asyncpg.connect(url, server_settings={"search_path": "intake"})
+
+
+def fresh_address() -> str:
+    return f"client-{uuid.uuid4().hex[:12]}"
+
+
+async def test_the_parent_sees_status_office_and_expected_date_with_either_factor(stack: Stack) -> None:
+    inquiry = await submitted(stack)
+    parent = stack.client("intake", fresh_address())
+    by_phone = await parent.get(f"/v1/status/{inquiry['reference']}", params={"phone_last4": "0148"})
+    assert by_phone.status_code == 200, by_phone.text
+    page = by_phone.json()
+    assert set(page) == PAGE_FIELDS
+    assert page["reference"] == inquiry["reference"]
+    assert (page["status"], page["office"]) == ("received", "Network 1")
+    assert page["expected_by"] == "2026-11-30T23:00:00Z"  # the network tier's due_at, as routing set it
+    assert (page["asked_of_you"], page["notes"]) == (None, [])
+    assert by_phone.headers["Cache-Control"] == "no-store"
+    for private in ("Ana", "ana.status", "5550148", "IEP", "609794", "central-1"):
+        assert private not in by_phone.text
+    # The reference in any case, and the token from the acknowledgment's link, on the other replica.
+    by_token = await stack.client("intake-2", fresh_address()).get(
+        f"/v1/status/{inquiry['reference'].lower()}", params={"token": inquiry["token"]}
+    )
+    assert (by_token.status_code, by_token.json()) == (200, page)
+
+
+async def test_the_token_is_kept_as_its_digest_and_not_shown_to_staff(stack: Stack) -> None:
+    inquiry = await submitted(stack, assigned=False)
+    staff_view = await stack.client("intake").get(f"/v1/inquiries/{inquiry['id']}", headers=STAFF)
+    assert staff_view.status_code == 200 and inquiry["token"] not in staff_view.text
+    assert "status_token" not in staff_view.json()
+    conn = await database(stack.platform)
+    try:
+        digest = await conn.fetchval("SELECT digest FROM status_tokens WHERE inquiry_id = $1", uuid.UUID(inquiry["id"]))
+        stored_anywhere = await conn.fetchval(
+            "SELECT count(*) FROM inquiries WHERE id = $1 AND row_to_json(inquiries)::text LIKE '%' || $2 || '%'",
+            uuid.UUID(inquiry["id"]),
+            inquiry["token"],
+        )
+    finally:
+        await conn.close()
+    assert digest == hashlib.sha256(inquiry["token"].encode()).digest()
+    assert stored_anywhere == 0
+
+
+async def test_a_wrong_factor_answers_exactly_like_an_unknown_reference(stack: Stack) -> None:
+    inquiry, other = await submitted(stack, assigned=False), await submitted(stack, assigned=False)
+    answers = []
+    for reference, factor in [
+        (inquiry["reference"], {"phone_last4": "0149"}),  # the wrong digits
+        (inquiry["reference"], {"token": other["token"]}),  # another inquiry's token
+        (inquiry["reference"], {"token": "x" * 43}),
+        ("PSC-26-999999", {"phone_last4": "0148"}),  # no such reference
+        ("PSC-26-999999", {"token": inquiry["token"]}),
+        ("not-a-reference", {"phone_last4": "0148"}),
+    ]:
+        answer = await stack.client("intake", fresh_address()).get(f"/v1/status/{reference}", params=factor)
+        answers.append((answer.status_code, answer.content, answer.headers.get("Retry-After")))
+    assert answers[0][0] == 404
+    assert answers == [answers[0]] * len(answers)
+    # An inquiry with no phone on file is never found by four digits, whatever they are.
+    no_phone = await submitted(stack, phone=None, assigned=False)
+    answer = await stack.client("intake", fresh_address()).get(
+        f"/v1/status/{no_phone['reference']}", params={"phone_last4": "0000"}
+    )
+    assert (answer.status_code, answer.content) == (404, answers[0][1])
+
+
+async def test_failed_tries_of_a_reference_are_limited_across_replicas_and_unknown_ones_alike(stack: Stack) -> None:
+    inquiry = await submitted(stack, assigned=False)
+    unknown = f"PSC-26-{uuid.uuid4().int % 900000 + 100000}"
+    for reference in (inquiry["reference"], unknown):
+        # Each try from another client, alternating replicas: only the reference's count can stop them.
+        for n in range(PER_REFERENCE):
+            replica = ("intake", "intake-2")[n % 2]
+            wrong = await stack.client(replica, fresh_address()).get(
+                f"/v1/status/{reference}", params={"phone_last4": "9999"}
+            )
+            assert wrong.status_code == 404, (reference, n)
+        limited = await stack.client("intake-2", fresh_address()).get(
+            f"/v1/status/{reference}", params={"phone_last4": "0148"}
+        )
+        assert limited.status_code == 429, reference
+        assert 0 < int(limited.headers["Retry-After"]) <= WINDOW
+    # The right digits wait like anyone else; the token from the link is answered all the same.
+    by_token = await stack.client("intake", fresh_address()).get(
+        f"/v1/status/{inquiry['reference']}", params={"token": inquiry["token"]}
+    )
+    assert by_token.status_code == 200
+    stack.clock.advance(timedelta(seconds=WINDOW))
+    try:
+        again = await stack.client("intake", fresh_address()).get(
+            f"/v1/status/{inquiry['reference']}", params={"phone_last4": "0148"}
+        )
+        assert again.status_code == 200
+    finally:
+        stack.clock.set(NOW)
+
+
+async def test_failed_tries_from_one_client_are_limited_whatever_the_reference(stack: Stack) -> None:
+    inquiry = await submitted(stack, assigned=False)
+    address = fresh_address()
+    for n in range(PER_CLIENT):
+        replica = ("intake", "intake-2")[n % 2]
+        unknown = await stack.client(replica, address).get(
+            f"/v1/status/PSC-26-{900000 + n}", params={"token": "y" * 43}
+        )
+        assert unknown.status_code == 404, n
+    stopped = await stack.client("intake", address).get(
+        f"/v1/status/{inquiry['reference']}", params={"phone_last4": "0148"}
+    )
+    assert stopped.status_code == 429 and int(stopped.headers["Retry-After"]) > 0
+    elsewhere = await stack.client("intake", fresh_address()).get(
+        f"/v1/status/{inquiry['reference']}", params={"phone_last4": "0148"}
+    )
+    assert elsewhere.status_code == 200
+
+
+async def test_a_right_answer_does_not_count_against_the_limit(stack: Stack) -> None:
+    inquiry = await submitted(stack, assigned=False)
+    address = fresh_address()
+    for _ in range(PER_REFERENCE + PER_CLIENT + 1):
+        seen = await stack.client("intake", address).get(
+            f"/v1/status/{inquiry['reference']}", params={"phone_last4": "0148"}
+        )
+        assert seen.status_code == 200
+
+
+async def test_the_page_follows_the_case_in_the_parents_terms(stack: Stack) -> None:
+    # Driven through the inquiry row (the lifecycle's staff actions are another helper's; see the report).
+    inquiry = await submitted(stack)
+    parent = stack.client("intake", fresh_address())
+
+    async def page() -> dict[str, Any]:
+        answer = await parent.get(f"/v1/status/{inquiry['reference']}", params={"token": inquiry["token"]})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    conn = await database(stack.platform)
+    try:
+        for status, expected in [
+            ("acknowledged", "in_progress"),
+            ("in_progress", "in_progress"),
+            ("waiting_on_parent", "waiting_on_you"),
+            ("resolved", "resolved"),
+            ("closed", "closed"),
+        ]:
+            await conn.execute("UPDATE inquiries SET status = $2 WHERE id = $1", uuid.UUID(inquiry["id"]), status)
+            seen = await page()
+            assert seen["status"] == expected, status
+            assert (seen["expected_by"] is None) == (status in ("resolved", "closed")), status
+            assert seen["office"] == "Network 1"
+    finally:
+        await conn.close()
+
+
+async def test_a_missing_double_or_malformed_factor_is_a_422_naming_it_and_counts_nothing(stack: Stack) -> None:
+    inquiry = await submitted(stack, assigned=False)
+    conn = await database(stack.platform)
+    try:
+        before = await conn.fetch("SELECT * FROM status_attempts ORDER BY scope, key")
+        client = stack.client("intake", fresh_address())
+        path = f"/v1/status/{inquiry['reference']}"
+        cases = [
+            ({}, "phone_last4"),
+            ({"phone_last4": "0148", "token": inquiry["token"]}, "phone_last4"),
+            ({"phone_last4": "01a8"}, "phone_last4"),
+            ({"phone_last4": "014"}, "phone_last4"),
+            ({"token": "short"}, "token"),
+            ({"token": "has spaces and a secret" + "z" * 20}, "token"),
+        ]
+        for params, field in cases:
+            refused = await client.get(path, params=params)
+            assert refused.status_code == 422, params
+            assert [e["field"] for e in refused.json()["errors"]] == [field], params
+            for value in params.values():
+                assert value not in refused.text
+        assert await conn.fetch("SELECT * FROM status_attempts ORDER BY scope, key") == before
+    finally:
+        await conn.close()
