@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
-from services.intake import api, status
+from services.intake import api, handlers, status
 from services.intake.api import IntakeContext
+from services.intake.closing import ClosingWorker
 from services.intake.settings import IntakeSettings
-from services.intake.subscribers import RoutingEventsSubscriber, SubmissionsSubscriber
+from services.intake.subscribers import NotifyEventsSubscriber, RoutingEventsSubscriber, SubmissionsSubscriber
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
 from shared.clock import Clock
 from shared.contracts.inquiries import InquirySubmitted, SubmissionRejected
-from shared.contracts.topics import INQUIRY_EVENTS, INQUIRY_REJECTIONS, INQUIRY_SUBMISSIONS, ROUTING_EVENTS
+from shared.contracts.lifecycle import CASE_EVENTS
+from shared.contracts.topics import (
+    INQUIRY_EVENTS,
+    INQUIRY_REJECTIONS,
+    INQUIRY_SUBMISSIONS,
+    NOTIFICATION_EVENTS,
+    ROUTING_EVENTS,
+)
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -23,27 +34,73 @@ NAME = "intake"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: IntakeSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    routing_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``routing_transport``: how to reach routing's HTTP API (tests pass routing's app in-process); by default
+    ``PSC_INTAKE_ROUTING_URL`` over the network."""
     settings = settings or IntakeSettings()
     clock = clock or settings.platform.clock()
+    duplicate_window = timedelta(days=settings.duplicate_window_days) if settings.duplicate_window_days else None
+    policy = handlers.Policy(
+        reopen_window_days=settings.reopen_window_days,
+        reference_prefix=settings.reference_prefix,
+        duplicate_window=duplicate_window,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
+        async with (
+            running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime,
+            contextlib.AsyncExitStack() as resources,
+        ):
             runtime.subscribe(
-                SubmissionsSubscriber(clock=clock, reference_prefix=settings.reference_prefix),
+                SubmissionsSubscriber(
+                    clock=clock, reference_prefix=settings.reference_prefix, duplicate_window=duplicate_window
+                ),
                 topic=INQUIRY_SUBMISSIONS,
                 unit_of_work=PostgresIntakeUnitOfWork,
             )
             runtime.subscribe(RoutingEventsSubscriber(), topic=ROUTING_EVENTS, unit_of_work=PostgresIntakeUnitOfWork)
-            runtime.publishes(INQUIRY_EVENTS, InquirySubmitted, description="An inquiry was recorded; keyed by its id.")
+            runtime.subscribe(
+                NotifyEventsSubscriber(), topic=NOTIFICATION_EVENTS, unit_of_work=PostgresIntakeUnitOfWork
+            )
+            runtime.publishes(
+                INQUIRY_EVENTS,
+                InquirySubmitted,
+                *CASE_EVENTS,
+                description="An inquiry was recorded, and every change staff made to it after (acknowledged, note"
+                " added, waiting on the parent, parent replied, resolved, reopened, closed, linked); keyed by its id.",
+            )
             runtime.publishes(
                 INQUIRY_REJECTIONS,
                 SubmissionRejected,
                 description="A submitted inquiry was refused, with the field errors; keyed by its correlation id.",
             )
+            closing = ClosingWorker(
+                runtime.pool,
+                clock=clock,
+                batch_size=settings.close_batch,
+                on_commit=runtime.relay.wake,
+                poll_interval=settings.close_poll_seconds,
+            )
+            routing = await resources.enter_async_context(
+                httpx.AsyncClient(base_url=settings.routing_url, transport=routing_transport, timeout=10.0)
+            )
             await runtime.start()
-            app.state.context = IntakeContext(runtime, clock, settings.reference_prefix)
+            closing.start()
+            resources.push_async_callback(closing.stop)
+            app.state.context = IntakeContext(
+                runtime, clock, settings.reference_prefix, policy=policy, routing=routing, on_commit=closing.wake
+            )
+
+            async def readiness() -> dict[str, bool]:
+                return {**await runtime.readiness(), "closing_sweep": closing.running}
+
+            app.state.readiness = readiness
             yield
 
     app = create_http_app(

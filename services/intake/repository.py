@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -9,21 +10,23 @@ from uuid import UUID
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
-from services.intake.domain import ASSIGNMENT_FIELDS, Assignment, Inquiry
+from services.intake.domain import ASSIGNMENT_FIELDS, Assignment, HistoryEntry, Inquiry, Link, Note, QueueFilter
 from services.intake.parents import Attempts, ParentRecord
 from shared.contracts.inquiries import InquirySubmission
 
 _ASSIGNMENT_COLUMNS = ", ".join(ASSIGNMENT_FIELDS)
 _INQUIRY_COLUMNS = (
     "id, reference, status, category, channel, description, parent, student, submitted_by, source, correlation_id,"
-    f" created_at, updated_at, {_ASSIGNMENT_COLUMNS}"
+    f" created_at, updated_at, {_ASSIGNMENT_COLUMNS}, resolved_at, close_due_at"
 )
-# $1 is the inquiry id; the assignment's fields follow in ASSIGNMENT_FIELDS order. Only constant names go in.
-_SAVE_ASSIGNMENT = (
-    "UPDATE inquiries SET "  # noqa: S608
-    + ", ".join(f"{name} = ${i}" for i, name in enumerate(ASSIGNMENT_FIELDS, start=2))
-    + f", updated_at = greatest(updated_at, ${2 + ASSIGNMENT_FIELDS.index('assigned_at')}) WHERE id = $1"
+# $1 is the inquiry id, then status, updated_at, resolved_at, close_due_at, then the assignment's fields in
+# ASSIGNMENT_FIELDS order. Only constant names go in.
+_SAVE = (
+    "UPDATE inquiries SET status = $2, updated_at = $3, resolved_at = $4, close_due_at = $5, "  # noqa: S608
+    + ", ".join(f"{name} = ${i}" for i, name in enumerate(ASSIGNMENT_FIELDS, start=6))
+    + " WHERE id = $1"
 )
+_NOTE_COLUMNS = "id, inquiry_id, kind, text, visible_to_parent, by, created_at"
 
 
 def _assignment(row: Record) -> Assignment | None:
@@ -50,7 +53,13 @@ def _inquiry(row: Record) -> Inquiry:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         assignment=_assignment(row),
+        resolved_at=row["resolved_at"],
+        close_due_at=row["close_due_at"],
     )
+
+
+def _note(row: Record) -> Note:
+    return Note(**{name: row[name] for name in _NOTE_COLUMNS.split(", ")})
 
 
 class InquiryRepository:
@@ -113,36 +122,207 @@ class InquiryRepository:
             ],
         )
 
-    async def get(self, *, inquiry_id: UUID | None = None, reference: str | None = None) -> Inquiry | None:
-        """By id, or else by reference number."""
-        if inquiry_id is not None:
-            row = await self._conn.fetchrow(
-                f"SELECT {_INQUIRY_COLUMNS} FROM inquiries WHERE id = $1",  # noqa: S608 - constant columns
-                inquiry_id,
-            )
-        else:
-            row = await self._conn.fetchrow(
-                f"SELECT {_INQUIRY_COLUMNS} FROM inquiries WHERE reference = $1",  # noqa: S608 - constant columns
-                reference,
-            )
+    async def get(
+        self, *, inquiry_id: UUID | None = None, reference: str | None = None, for_update: bool = False
+    ) -> Inquiry | None:
+        """By id, or else by reference number; ``for_update`` locks the row for the transaction."""
+        lock = " FOR UPDATE" if for_update else ""
+        column, value = ("id", inquiry_id) if inquiry_id is not None else ("reference", reference)
+        row = await self._conn.fetchrow(
+            f"SELECT {_INQUIRY_COLUMNS} FROM inquiries WHERE {column} = $1{lock}",  # noqa: S608 - constant names
+            value,
+        )
         return _inquiry(row) if row else None
 
-    async def assignments_for_update(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Assignment | None]:
-        """What routing decided so far for each inquiry intake has (None: not yet), rows locked for the update."""
+    async def lock(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
+        """The inquiries intake has among these, rows locked for the transaction (in id order: no deadlock)."""
         rows = await self._conn.fetch(
-            f"SELECT id, {_ASSIGNMENT_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) FOR UPDATE",  # noqa: S608
+            f"SELECT {_INQUIRY_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",  # noqa: S608
             list(set(inquiry_ids)),
         )
-        return {row["id"]: _assignment(row) for row in rows}
+        return {row["id"]: _inquiry(row) for row in rows}
 
-    async def save_assignments(self, *, assignments: Mapping[UUID, Assignment]) -> None:
+    async def save(self, *, inquiries: Sequence[Inquiry]) -> None:
+        """The lifecycle columns (status, times, assignment); the inquiry's content never changes."""
         await self._conn.executemany(
-            _SAVE_ASSIGNMENT,
+            _SAVE,
             [
-                (inquiry_id, *(getattr(assignment, name) for name in ASSIGNMENT_FIELDS))
-                for inquiry_id, assignment in assignments.items()
+                (
+                    i.id,
+                    i.status,
+                    i.updated_at,
+                    i.resolved_at,
+                    i.close_due_at,
+                    *(getattr(i.assignment, name) if i.assignment else None for name in ASSIGNMENT_FIELDS),
+                )
+                for i in inquiries
             ],
         )
+
+    async def add_note(self, *, note: Note) -> None:
+        await self._conn.execute(
+            f"INSERT INTO notes ({_NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",  # noqa: S608
+            *(getattr(note, name) for name in _NOTE_COLUMNS.split(", ")),
+        )
+
+    async def visible_notes(self, *, inquiry_id: UUID) -> list[Note]:
+        """The notes the parent may read (status page), oldest first."""
+        rows = await self._conn.fetch(
+            f"SELECT {_NOTE_COLUMNS} FROM notes WHERE inquiry_id = $1 AND visible_to_parent"  # noqa: S608
+            " ORDER BY created_at, id",
+            inquiry_id,
+        )
+        return [_note(row) for row in rows]
+
+    async def add_history(self, *, entries: Sequence[HistoryEntry]) -> None:
+        """Each event once: a redelivered one (same event id) is left as it is."""
+        if not entries:
+            return
+        await self._conn.execute(
+            "INSERT INTO history (event_id, inquiry_id, event_type, occurred_at, source, by, note_id, detail)"
+            " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],"
+            " $7::uuid[], $8::text[]::jsonb[]) ON CONFLICT (event_id) DO NOTHING",
+            [e.event_id for e in entries],
+            [e.inquiry_id for e in entries],
+            [e.event_type for e in entries],
+            [e.occurred_at for e in entries],
+            [e.source for e in entries],
+            [e.by for e in entries],
+            [e.note_id for e in entries],
+            [json.dumps(e.detail or {}) for e in entries],
+        )
+
+    async def history(self, *, inquiry_id: UUID) -> list[HistoryEntry]:
+        """In the order things happened (ties in the order intake stored them), with each note's text."""
+        rows = await self._conn.fetch(
+            "SELECT h.event_id, h.inquiry_id, h.event_type, h.occurred_at, h.source, h.by, h.note_id,"
+            " h.detail::text AS detail, n.kind, n.text, n.visible_to_parent, n.by AS note_by, n.created_at AS note_at"
+            " FROM history h LEFT JOIN notes n ON n.id = h.note_id WHERE h.inquiry_id = $1"
+            " ORDER BY h.occurred_at, h.id",
+            inquiry_id,
+        )
+        return [
+            HistoryEntry(
+                event_id=row["event_id"],
+                inquiry_id=row["inquiry_id"],
+                event_type=row["event_type"],
+                occurred_at=row["occurred_at"],
+                source=row["source"],
+                by=row["by"],
+                note_id=row["note_id"],
+                detail=json.loads(row["detail"]),
+                note=None
+                if row["note_id"] is None
+                else Note(
+                    row["note_id"],
+                    inquiry_id,
+                    row["kind"],
+                    row["text"],
+                    row["visible_to_parent"],
+                    row["note_by"],
+                    row["note_at"],
+                ),
+            )
+            for row in rows
+        ]
+
+    async def add_links(self, *, links: Sequence[Link]) -> None:
+        await self._conn.executemany(
+            "INSERT INTO links (inquiry_id, linked_inquiry_id, relation, by, created_at) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT DO NOTHING",
+            [(link.inquiry_id, link.linked_inquiry_id, link.relation, link.by, link.created_at) for link in links],
+        )
+
+    async def links(self, *, inquiry_id: UUID, both_ways: bool = False) -> list[Link]:
+        other_way = " OR linked_inquiry_id = $1" if both_ways else ""
+        rows = await self._conn.fetch(
+            "SELECT inquiry_id, linked_inquiry_id, relation, by, created_at FROM links"  # noqa: S608 - constant
+            f" WHERE inquiry_id = $1{other_way} ORDER BY created_at",
+            inquiry_id,
+        )
+        return [Link(**dict(row)) for row in rows]
+
+    async def likely_duplicates(self, *, submission: InquirySubmission, since: datetime, not_id: UUID) -> list[UUID]:
+        """Inquiries since ``since`` of the same category, student and parent (``domain.same_parent_and_student``),
+        newest first."""
+        rows = await self._conn.fetch(
+            "SELECT id FROM inquiries WHERE student ->> 'school_id' = $1 AND category = $2 AND created_at >= $3"
+            " AND id <> $4 AND student ->> 'grade' = $5"
+            " AND (lower(parent ->> 'email') = lower($6) OR parent ->> 'mobile_phone' = $7)"
+            " ORDER BY created_at DESC, id DESC LIMIT 5",
+            str(submission.student.school_id),
+            submission.category.value,
+            since,
+            not_id,
+            submission.student.grade,
+            submission.parent.email,
+            submission.parent.mobile_phone,
+        )
+        return [row["id"] for row in rows]
+
+    async def find_action_key(self, *, key: str) -> tuple[str, UUID] | None:
+        """A staff action's key seen before: its fingerprint and the inquiry it answered with."""
+        row = await self._conn.fetchrow("SELECT fingerprint, answer_id FROM action_keys WHERE key = $1", key)
+        return (row["fingerprint"], row["answer_id"]) if row else None
+
+    async def claim_action_key(self, *, key: str, fingerprint: str, inquiry_id: UUID, answer_id: UUID) -> bool:
+        """False when the key is taken (a concurrent transaction holding it makes this one wait for it)."""
+        claimed = await self._conn.fetchval(
+            "INSERT INTO action_keys (key, fingerprint, inquiry_id, answer_id) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (key) DO NOTHING RETURNING true",
+            key,
+            fingerprint,
+            inquiry_id,
+            answer_id,
+        )
+        return bool(claimed)
+
+    async def due_for_closing(self, *, now: datetime, limit: int) -> list[Inquiry]:
+        """Resolved inquiries whose reopen window has passed, claimed: rows another transaction holds are skipped."""
+        rows = await self._conn.fetch(
+            f"SELECT {_INQUIRY_COLUMNS} FROM inquiries WHERE status = 'resolved' AND close_due_at <= $1"  # noqa: S608
+            " ORDER BY close_due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        return [_inquiry(row) for row in rows]
+
+    async def next_close_due(self) -> datetime | None:
+        due: datetime | None = await self._conn.fetchval(
+            "SELECT min(close_due_at) FROM inquiries WHERE status = 'resolved'"
+        )
+        return due
+
+    async def queue(self, *, where: QueueFilter, limit: int) -> list[Inquiry]:
+        """The staff queue, newest first, ``limit`` rows after the cursor. Each filter is a parameter (never text)."""
+        conditions, args = [], []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if where.status is not None:
+            conditions.append(f"status = {arg(where.status)}")
+        if where.network_id is not None:
+            conditions.append(f"network_id = {arg(where.network_id)}")
+        if where.network_ids is not None:
+            conditions.append(f"network_id = ANY({arg(list(where.network_ids))}::text[])")
+        if where.category is not None:
+            conditions.append(f"category = {arg(where.category)}")
+        if where.school_id is not None:
+            conditions.append(f"student ->> 'school_id' = {arg(str(where.school_id))}")
+        if where.reference is not None:
+            escaped = where.reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(f"reference LIKE {arg(escaped + '%')}")
+        if where.before is not None:
+            conditions.append(f"(created_at, id) < ({arg(where.before[0])}, {arg(where.before[1])})")
+        where_sql = " WHERE " + " AND ".join(conditions) if conditions else ""
+        rows = await self._conn.fetch(
+            f"SELECT {_INQUIRY_COLUMNS} FROM inquiries{where_sql}"  # noqa: S608 - constant names, values as $n
+            f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}",
+            *args,
+        )
+        return [_inquiry(row) for row in rows]
 
 
 class StatusPageRepository:

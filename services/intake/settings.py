@@ -20,3 +20,18 @@ class IntakeSettings(ServiceSettings):
     status_failure_window_seconds: int = Field(
         900, ge=1, description="How long the status page counts a reference's or a client's failed tries"
     )
+    reopen_window_days: int = Field(
+        14, ge=0, le=3650, description="Days after its resolution a case can be reopened; then it closes by itself"
+    )
+    duplicate_window_days: int = Field(
+        30,
+        ge=0,
+        le=3650,
+        description="A new inquiry of the same parent, student and category as one this many days old or newer is"
+        " linked to it as a likely duplicate (0: not looked for)",
+    )
+    close_batch: int = Field(500, ge=1, le=10_000, description="Resolved inquiries the closing sweep claims a round")
+    close_poll_seconds: float = Field(1.0, gt=0, le=60, description="Longest pause of the closing sweep")
+    routing_url: str = Field(
+        "http://127.0.0.1:8002", description="Routing's HTTP API: staff reassignments go through it"
+    )

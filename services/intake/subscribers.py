@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
@@ -12,7 +13,16 @@ from services.intake.unit_of_work import IntakeUnitOfWork
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import SubmissionRejected, SubmitInquiry
-from shared.contracts.routing import InquiryAssigned
+from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from shared.contracts.routing import (
+    InquiryAssigned,
+    InquiryDeadlineMoved,
+    InquiryEscalated,
+    InquiryReassigned,
+    InquiryRerouted,
+    InquirySlaBreached,
+    InquirySlaWarning,
+)
 from shared.contracts.topics import INQUIRY_REJECTIONS
 from shared.kafka import records
 from shared.kafka.batch_consumer import Incoming
@@ -29,9 +39,10 @@ class SubmissionsSubscriber:
 
     name = "inquiry-submissions"
 
-    def __init__(self, *, clock: Clock, reference_prefix: str) -> None:
+    def __init__(self, *, clock: Clock, reference_prefix: str, duplicate_window: timedelta | None) -> None:
         self._clock = clock
         self._prefix = reference_prefix
+        self._duplicate_window = duplicate_window
 
     def parse(self, record: ConsumerRecord) -> SubmitInquiry:
         return records.parse_command(record, SubmitInquiry)
@@ -49,7 +60,9 @@ class SubmissionsSubscriber:
             )
             for item in batch
         ]
-        outcomes = await handlers.record_submissions(uow, news, now=self._clock.now(), reference_prefix=self._prefix)
+        outcomes = await handlers.record_submissions(
+            uow, news, now=self._clock.now(), reference_prefix=self._prefix, duplicate_window=self._duplicate_window
+        )
         for item, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, handlers.KeyReused):
                 errors = [FieldError(field="idempotency_key", reason="was used before for a different submission")]
@@ -73,11 +86,31 @@ class SubmissionsSubscriber:
         )
 
 
-class RoutingEventsSubscriber(EventSubscriber[InquiryAssigned, IntakeUnitOfWork]):
-    """``psc.routing.events``: routing's assignments, applied to the inquiries intake shows staff."""
+class RoutingEventsSubscriber(EventSubscriber[handlers.RoutingEvent, IntakeUnitOfWork]):
+    """``psc.routing.events``: routing's assignments, escalations, reroutes and reassignments keep who has each
+    inquiry current (``received`` becomes ``assigned``); those and its SLA warnings, breaches and moved deadlines
+    go into the case's history."""
 
     name = "routing-events"
-    handles = (InquiryAssigned,)
+    handles = (
+        InquiryAssigned,
+        InquirySlaWarning,
+        InquiryEscalated,
+        InquirySlaBreached,
+        InquiryDeadlineMoved,
+        InquiryRerouted,
+        InquiryReassigned,
+    )
 
-    async def handle(self, uow: IntakeUnitOfWork, batch: list[Incoming[InquiryAssigned]]) -> None:
-        await handlers.apply_assignments(uow, [item.message for item in batch])
+    async def handle(self, uow: IntakeUnitOfWork, batch: list[Incoming[handlers.RoutingEvent]]) -> None:
+        await handlers.apply_routing_events(uow, [item.message for item in batch])
+
+
+class NotifyEventsSubscriber(EventSubscriber[handlers.NotifyEvent, IntakeUnitOfWork]):
+    """``psc.notify.events``: what was sent to the parent, or why not, in the case's history (stored once each)."""
+
+    name = "notify-events"
+    handles = (NotificationSent, NotificationFailed, NotificationSuppressed)
+
+    async def handle(self, uow: IntakeUnitOfWork, batch: list[Incoming[handlers.NotifyEvent]]) -> None:
+        await handlers.record_notifications(uow, [item.message for item in batch])

@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from fakes import FakeOutbox
-from services.intake.domain import Assignment, Inquiry
+from services.intake.domain import (
+    Assignment,
+    HistoryEntry,
+    Inquiry,
+    Link,
+    Note,
+    QueueFilter,
+    same_parent_and_student,
+)
 from services.intake.parents import Attempts, ParentRecord
 from shared.contracts.inquiries import InquirySubmission
 
@@ -30,6 +38,10 @@ class FakeInquiries:
         self.by_id: dict[UUID, Inquiry] = {}
         self.assignments: dict[UUID, Assignment] = {}
         self.keys: dict[str, tuple[str, UUID]] = {}
+        self.notes: dict[UUID, Note] = {}
+        self.history_by_event: dict[UUID, HistoryEntry] = {}
+        self.link_rows: dict[tuple[UUID, UUID], Link] = {}
+        self.action_keys: dict[str, tuple[str, UUID]] = {}
         self._last_number = 0
 
     async def next_reference_numbers(self, *, count: int) -> list[int]:
@@ -52,17 +64,82 @@ class FakeInquiries:
         for inquiry in inquiries:
             self.by_id[inquiry.id] = inquiry
 
-    async def get(self, *, inquiry_id: UUID | None = None, reference: str | None = None) -> Inquiry | None:
+    async def get(
+        self, *, inquiry_id: UUID | None = None, reference: str | None = None, for_update: bool = False
+    ) -> Inquiry | None:
         found = [i for i in self.by_id.values() if inquiry_id in (None, i.id) and reference in (None, i.reference)]
-        if not found:
-            return None
-        return replace(found[0], assignment=self.assignments.get(found[0].id))
+        return self._current(found[0]) if found else None
 
-    async def assignments_for_update(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Assignment | None]:
-        return {i: self.assignments.get(i) for i in inquiry_ids if i in self.by_id}
+    def _current(self, inquiry: Inquiry) -> Inquiry:
+        return replace(inquiry, assignment=self.assignments.get(inquiry.id))
 
-    async def save_assignments(self, *, assignments: Mapping[UUID, Assignment]) -> None:
-        self.assignments.update(assignments)
+    async def lock(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
+        return {i: self._current(self.by_id[i]) for i in inquiry_ids if i in self.by_id}
+
+    async def save(self, *, inquiries: Sequence[Inquiry]) -> None:
+        for inquiry in inquiries:
+            self.by_id[inquiry.id] = replace(inquiry, assignment=None)
+            if inquiry.assignment is not None:
+                self.assignments[inquiry.id] = inquiry.assignment
+
+    async def add_note(self, *, note: Note) -> None:
+        self.notes[note.id] = note
+
+    async def visible_notes(self, *, inquiry_id: UUID) -> list[Note]:
+        return [n for n in self.notes.values() if n.inquiry_id == inquiry_id and n.visible_to_parent]
+
+    async def add_history(self, *, entries: Sequence[HistoryEntry]) -> None:
+        for entry in entries:
+            self.history_by_event.setdefault(entry.event_id, entry)
+
+    async def history(self, *, inquiry_id: UUID) -> list[HistoryEntry]:
+        mine = [e for e in self.history_by_event.values() if e.inquiry_id == inquiry_id]
+        return [
+            replace(e, note=self.notes.get(e.note_id) if e.note_id else None)
+            for e in sorted(mine, key=lambda e: e.occurred_at)
+        ]
+
+    async def add_links(self, *, links: Sequence[Link]) -> None:
+        for link in links:
+            self.link_rows.setdefault((link.inquiry_id, link.linked_inquiry_id), link)
+
+    async def links(self, *, inquiry_id: UUID, both_ways: bool = False) -> list[Link]:
+        return [
+            link
+            for link in self.link_rows.values()
+            if link.inquiry_id == inquiry_id or (both_ways and link.linked_inquiry_id == inquiry_id)
+        ]
+
+    async def likely_duplicates(self, *, submission: InquirySubmission, since: datetime, not_id: UUID) -> list[UUID]:
+        found = [
+            i
+            for i in self.by_id.values()
+            if i.id != not_id and i.created_at >= since and same_parent_and_student(i.submission, submission)
+        ]
+        return [i.id for i in sorted(found, key=lambda i: (i.created_at, i.id), reverse=True)]
+
+    async def find_action_key(self, *, key: str) -> tuple[str, UUID] | None:
+        return self.action_keys.get(key)
+
+    async def claim_action_key(self, *, key: str, fingerprint: str, inquiry_id: UUID, answer_id: UUID) -> bool:
+        if key in self.action_keys:
+            return False
+        self.action_keys[key] = (fingerprint, answer_id)
+        return True
+
+    async def due_for_closing(self, *, now: datetime, limit: int) -> list[Inquiry]:
+        due = [i for i in self.by_id.values() if i.status == "resolved" and i.close_due_at and i.close_due_at <= now]
+        return [self._current(i) for i in sorted(due, key=lambda i: i.close_due_at or now)[:limit]]
+
+    async def next_close_due(self) -> datetime | None:
+        return min(
+            (i.close_due_at for i in self.by_id.values() if i.status == "resolved" and i.close_due_at), default=None
+        )
+
+    async def queue(self, *, where: QueueFilter, limit: int) -> list[Inquiry]:
+        found = [self._current(i) for i in self.by_id.values()]
+        admitted = [i for i in found if where.admits(i)]
+        return sorted(admitted, key=lambda i: (i.created_at, i.id), reverse=True)[:limit]
 
 
 class FakeStatusPages:
