@@ -184,7 +184,24 @@ def _routes(app: Any, scope: Scope, method: str) -> list[BaseRoute]:
         "method": method,
         "headers": scope.get("headers", []),
     }
-    return [route for route in app.router.routes if route.matches(probe)[0] is Match.FULL]
+    return _matching(app.router.routes, probe)
+
+
+def _matching(routes: list[BaseRoute], probe: Scope) -> list[BaseRoute]:
+    """The routes that fully match, looking inside included routers (FastAPI keeps an included router whole, as
+    one entry of the app's routes, so its own routes say what they take)."""
+    found: list[BaseRoute] = []
+    for route in routes:
+        if route.matches(probe)[0] is not Match.FULL:
+            continue
+        included = getattr(route, "original_router", None)
+        if included is None:
+            found.append(route)
+            continue
+        prefix: str = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+        inner = {**probe, "path": probe["path"][len(prefix) :]} if probe["path"].startswith(prefix) else probe
+        found.extend(_matching(included.routes, inner) or [route])
+    return found
 
 
 def _routed(app: Any, scope: Scope, method: str) -> bool:
