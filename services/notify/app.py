@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,14 +13,23 @@ from fastapi import FastAPI
 from services.notify import api
 from services.notify.api import NotifyContext
 from services.notify.dispatcher import DeliveryDispatcher
+from services.notify.handlers import Rules
 from services.notify.providers import SmsSender, SmtpSender
 from services.notify.settings import NotifySettings
-from services.notify.subscribers import InquirySubmittedSubscriber
+from services.notify.subscribers import InquiryEventsSubscriber, RoutingEventsSubscriber, StaffSubscriber
 from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
-from shared.clock import Clock
-from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
-from shared.contracts.topics import INQUIRY_EVENTS, NOTIFICATION_EVENTS
+from shared.clock import Clock, clock_span
+from shared.contracts.notifications import (
+    ContactOptedIn,
+    ContactOptedOut,
+    NotificationDeliveryReported,
+    NotificationFailed,
+    NotificationRetrying,
+    NotificationSent,
+    NotificationSuppressed,
+)
+from shared.contracts.topics import INQUIRY_EVENTS, NOTIFICATION_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -45,6 +55,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 password=settings.smtp_password.get_secret_value(),
                 starttls=settings.smtp_starttls,
                 connections=settings.smtp_connections,
+                rate_per_second=settings.email_rate_per_second,
             )
             resources.push_async_callback(email.close)
             sms = SmsSender(
@@ -52,8 +63,18 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 account_sid=settings.sms_account_sid,
                 auth_token=settings.sms_auth_token.get_secret_value(),
                 sender=settings.sms_from,
+                status_callback=settings.sms_status_callback_url or None,
+                rate_per_second=settings.sms_rate_per_second,
             )
             resources.push_async_callback(sms.close)
+            renderer = TemplateRenderer()
+            rules = Rules(
+                status_base_url=settings.status_page_base_url,
+                contact_key_secret=settings.contact_key_secret.get_secret_value(),
+                help_contact=settings.help_contact,
+                max_attempts=settings.max_attempts,
+                time_scale=clock_span(clock, timedelta(seconds=1)).total_seconds(),
+            )
             dispatcher = DeliveryDispatcher(
                 runtime.pool,
                 email=email,
@@ -63,25 +84,43 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 max_attempts=settings.max_attempts,
                 lease_seconds=settings.sending_lease_seconds,
                 on_commit=runtime.relay.wake,
+                renderer=renderer,
+                rules=rules,
+                public_base_url=settings.public_base_url,
             )
-            runtime.subscribe(
-                InquirySubmittedSubscriber(clock=clock, renderer=TemplateRenderer()),
-                topic=INQUIRY_EVENTS,
-                unit_of_work=PostgresNotifyUnitOfWork,
-                also_on_commit=dispatcher.wake,
-            )
+            for subscriber, topic in (
+                (InquiryEventsSubscriber(clock=clock, renderer=renderer, rules=rules), INQUIRY_EVENTS),
+                (RoutingEventsSubscriber(clock=clock, renderer=renderer, rules=rules), ROUTING_EVENTS),
+                (StaffSubscriber(clock=clock), STAFF_EVENTS),
+            ):
+                runtime.subscribe(
+                    subscriber, topic=topic, unit_of_work=PostgresNotifyUnitOfWork, also_on_commit=dispatcher.wake
+                )
             runtime.publishes(
                 NOTIFICATION_EVENTS,
                 NotificationSent,
+                NotificationRetrying,
                 NotificationFailed,
                 NotificationSuppressed,
-                description="A message to a parent was sent, failed after its retries, or will not be sent (and why); "
-                "keyed by inquiry id.",
+                NotificationDeliveryReported,
+                ContactOptedOut,
+                ContactOptedIn,
+                description="A message to a parent or staff was sent, will be retried, failed, will not be sent (and"
+                " why), or the SMS provider reported on it: keyed by inquiry id. A parent opted out of or back in to a"
+                " channel: keyed by the contact key (an HMAC of the number or address, never the number itself).",
             )
             await runtime.start()
             await dispatcher.start()
             resources.push_async_callback(dispatcher.stop)  # stops first: callbacks run in reverse
-            app.state.context = NotifyContext(runtime)
+            app.state.context = NotifyContext(
+                runtime,
+                renderer=renderer,
+                rules=rules,
+                clock=clock,
+                sms_auth_token=settings.sms_auth_token.get_secret_value(),
+                signature_url_base=settings.sms_signature_url_base,
+                on_commit=dispatcher.wake,
+            )
 
             async def readiness() -> dict[str, bool]:
                 return {**await runtime.readiness(), "dispatcher": dispatcher.running}
@@ -97,6 +136,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
         settings=settings,
     )
     app.include_router(api.router)
+    app.include_router(api.webhooks)
     return app
 
 

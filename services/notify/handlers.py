@@ -5,46 +5,170 @@ loop in ``dispatcher.py``) calls them. None talks to a provider: sending happens
 
 from __future__ import annotations
 
+import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
-from services.notify import domain
-from services.notify.domain import Channel, ClaimedDelivery, DeliveryEntry, Renderer, SendResult
+from pydantic import TypeAdapter
+
+from services.notify import domain, sms, steps
+from services.notify.domain import (
+    STAFF_MESSAGES,
+    Channel,
+    ClaimedDelivery,
+    Contact,
+    DeliveryEntry,
+    PlannedDelivery,
+    Renderer,
+    SendResult,
+    StaffMember,
+)
+from services.notify.signing import contact_key
 from services.notify.unit_of_work import NotifyUnitOfWork
+from shared.contracts.envelope import InquiryEvent, event_parser
 from shared.contracts.inquiries import InquirySubmitted
+from shared.contracts.lifecycle import CASE_EVENTS
+from shared.contracts.notifications import (
+    ContactOptedIn,
+    ContactOptedOut,
+    NotificationDeliveryReported,
+    NotificationFailed,
+)
+from shared.contracts.routing import (
+    InquiryAssigned,
+    InquiryEscalated,
+    InquiryReassigned,
+    InquiryRerouted,
+    InquirySlaWarning,
+    StaffUpdated,
+)
 from shared.contracts.topics import NOTIFICATION_EVENTS
+
+ROUTING_EVENTS_TOLD = (InquiryAssigned, InquiryEscalated, InquirySlaWarning, InquiryReassigned, InquiryRerouted)
+"""Routing's events notify acts on (the rest of ``psc.routing.events`` is skipped)."""
+CASE_EVENTS_TOLD = (InquirySubmitted, *CASE_EVENTS)
+"""Intake's events notify follows (some change nothing: acknowledged, parent_replied, closed, linked)."""
+_WAITING: TypeAdapter[Any] = event_parser(*CASE_EVENTS_TOLD, *ROUTING_EVENTS_TOLD)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Settings the use cases need."""
+
+    status_base_url: str = "http://127.0.0.1:8001"
+    contact_key_secret: str = "development"  # noqa: S105 - the settings give the real one
+    help_contact: str = "Parent Support Center, 773-553-1000, parentsupport@district.example"
+    max_attempts: int = 6
+    time_scale: float = 1.0
+    """The clock's time per real second (PSC_CLOCK_SPEED), so retries wait as long on the wall at any speed."""
+
+
+# --- steps of the case ------------------------------------------------------------------------------------------------
 
 
 async def acknowledge_submissions(
-    uow: NotifyUnitOfWork, events: Sequence[InquirySubmitted], *, renderer: Renderer, now: datetime
+    uow: NotifyUnitOfWork,
+    events: Sequence[InquirySubmitted],
+    *,
+    renderer: Renderer,
+    now: datetime,
+    rules: Rules | None = None,
 ) -> None:
-    """Remember each parent's contact and consent; queue 'we received your concern' (one per event, channel and
-    recipient, however often the event comes). A message that will not be sent is recorded as 'suppressed' and
-    announced, once."""
-    contacts = [domain.contact_from(event) for event in events]
-    await uow.contacts.upsert(contacts=contacts, now=now)
-    addresses = [("email", c.email) for c in contacts if c.email] + [
-        ("sms", c.mobile_phone) for c in contacts if c.mobile_phone
-    ]
-    suppressed = await uow.suppressions.among(addresses=addresses)
-    planned = [
-        delivery
-        for event, contact in zip(events, contacts, strict=True)
-        for delivery in domain.plan_acknowledgment(
-            contact,
-            event_id=event.event_id,
-            correlation_id=event.correlation_id,
-            suppressed=suppressed,
-            renderer=renderer,
-            new_id=uuid.uuid4,
+    """The acknowledgment alone (kept for callers that only have inquiry.submitted)."""
+    await apply_case_events(uow, events, renderer=renderer, now=now, rules=rules or Rules())
+
+
+async def apply_case_events(
+    uow: NotifyUnitOfWork,
+    events: Sequence[InquiryEvent],
+    *,
+    renderer: Renderer,
+    now: datetime,
+    rules: Rules,
+    new_id: Callable[[], UUID] = uuid.uuid4,
+) -> None:
+    """Queue what each event asks for (one message per event, channel and recipient, however often it comes).
+
+    ``inquiry.submitted`` records the parent's contact, consent and language. An event about an inquiry whose contact
+    has not arrived (routing's topic is not ordered with intake's) waits in notify's table and is handled, in order,
+    right after the inquiry.submitted it needs. A message that will not be sent is recorded 'suppressed' with the
+    reason, and announced once."""
+    submitted = [e for e in events if isinstance(e, InquirySubmitted)]
+    await uow.contacts.lock(inquiry_ids=sorted({e.inquiry_id for e in events}))
+    if submitted:
+        await uow.contacts.upsert(contacts=[domain.contact_from(e) for e in submitted], now=now)
+    ordered: list[InquiryEvent] = []
+    released = {e.inquiry_id for e in submitted}
+    for event in events:
+        ordered.append(event)
+        if isinstance(event, InquirySubmitted) and event.inquiry_id in released:
+            released.discard(event.inquiry_id)
+            ordered += [_WAITING.validate_json(p) for p in await uow.waiting.take(inquiry_ids=[event.inquiry_id])]
+    contacts = await uow.contacts.of(inquiry_ids={e.inquiry_id for e in ordered})
+    parked = [e for e in ordered if e.inquiry_id not in contacts]
+    if parked:
+        await uow.waiting.park(
+            events=[(e.event_id, e.inquiry_id, e.event_type, e.model_dump_json()) for e in parked], now=now
         )
-    ]
+    to_handle = [e for e in ordered if e.inquiry_id in contacts]
+    staff = await uow.staff.of(staff_ids={s for e in to_handle if (s := getattr(e, "assignee_id", None))})
+    addresses = _addresses(contacts.values(), staff.values())
+    directory = steps.Directory(
+        staff=staff,
+        suppressed=await uow.suppressions.state(addresses=addresses),
+        renderer=renderer,
+        new_id=new_id,
+        status_base_url=rules.status_base_url,
+    )
+    planned: list[PlannedDelivery] = []
+    offices: dict[UUID, str] = {}
+    for event in to_handle:
+        step = steps.step_for(event, contacts[event.inquiry_id], directory, now=now)
+        planned += step.deliveries
+        if step.contact.office_name != contacts[event.inquiry_id].office_name and step.contact.office_name:
+            offices[event.inquiry_id] = step.contact.office_name
+        contacts[event.inquiry_id] = step.contact
+    if offices:
+        await uow.contacts.set_offices(offices=list(offices.items()), now=now)
+    await _queue(uow, planned, now=now)
+
+
+def _addresses(contacts: Any, staff: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for c in contacts:
+        if c.email:
+            found.append(("email", c.email))
+        if c.mobile_phone:
+            found.append(("sms", c.mobile_phone))
+    found += [("email", s.email) for s in staff if s.email]
+    return found
+
+
+async def _queue(uow: NotifyUnitOfWork, planned: Sequence[PlannedDelivery], *, now: datetime) -> None:
     inserted = await uow.deliveries.insert(planned=planned, now=now)
     for delivery in planned:
         if delivery.status == "suppressed" and delivery.id in inserted:
-            uow.emit(NOTIFICATION_EVENTS, domain.notification_suppressed(delivery, now=now))
+            uow.emit(NOTIFICATION_EVENTS, domain.notification_suppressed(delivery, now=now, reason=delivery.reason))
+
+
+async def follow_staff(uow: NotifyUnitOfWork, events: Sequence[StaffUpdated], *, now: datetime) -> None:
+    """Keep each staff member's name, email and whether they are active, as routing's directory says (the last
+    event of a batch for a staff member wins)."""
+    latest = {e.staff_id: e for e in events}
+    await uow.staff.upsert(
+        staff=[
+            StaffMember(e.staff_id, e.role, e.network_id, e.active, e.name, str(e.email) if e.email else None)
+            for e in latest.values()
+        ],
+        now=now,
+    )
+
+
+# --- sending attempts -------------------------------------------------------------------------------------------------
 
 
 async def record_attempts(
@@ -54,22 +178,212 @@ async def record_attempts(
     max_attempts: int,
     now: datetime,
     time_scale: float = 1.0,
+    renderer: Renderer | None = None,
+    rules: Rules | None = None,
+    jitter: Callable[[], float] = random.random,
 ) -> None:
-    """Record what each send attempt left behind (sent, to retry later, failed) and announce the sent and failed.
+    """Record what each send attempt left behind (sent, to retry later, failed) in the delivery log, and announce it.
 
-    ``time_scale``: the clock's time per real second, so retries wait as long on the wall at any clock speed."""
+    An address that refuses for good (a hard bounce, Twilio 21610, 21614/30006) is suppressed, and the parent's
+    message goes to their other channel instead."""
+    rules = rules or Rules(max_attempts=max_attempts, time_scale=time_scale)
     outcomes = []
+    log = []
+    refused: list[ClaimedDelivery] = []
     for delivery, result in attempts:
-        outcome, event = domain.settle(delivery, result, max_attempts=max_attempts, now=now, time_scale=time_scale)
+        outcome, event = domain.settle(
+            delivery, result, max_attempts=max_attempts, now=now, time_scale=time_scale, jitter=jitter
+        )
         outcomes.append((delivery.id, outcome, result.provider_message_id))
-        if event is not None:
-            uow.emit(NOTIFICATION_EVENTS, event)
+        log.append((delivery.id, delivery.attempts, outcome.status, outcome.reason or result.provider_message_id))
+        uow.emit(NOTIFICATION_EVENTS, event)
+        if outcome.suppress_address:
+            refused.append(delivery)
+            await uow.suppressions.add(
+                channel=delivery.channel, address=delivery.recipient, reason=outcome.reason or "refused", kind="bounced"
+            )
     await uow.deliveries.record_outcomes(outcomes=outcomes, now=now)
+    await uow.deliveries.log_attempts(attempts=log, now=now)
+    if refused and renderer is not None:
+        await _fall_back(uow, refused, renderer=renderer, rules=rules, now=now)
+
+
+async def _fall_back(
+    uow: NotifyUnitOfWork, refused: Sequence[ClaimedDelivery], *, renderer: Renderer, rules: Rules, now: datetime
+) -> None:
+    parents = [d for d in refused if d.template not in STAFF_MESSAGES]
+    contacts = await uow.contacts.of(inquiry_ids={d.inquiry_id for d in parents})
+    suppressed = await uow.suppressions.state(addresses=_addresses(contacts.values(), []))
+    planned: list[PlannedDelivery] = []
+    for delivery in parents:
+        contact = contacts.get(delivery.inquiry_id)
+        stored = await uow.deliveries.get(delivery_id=delivery.id)
+        if contact is None or stored is None:
+            continue
+        fallback = domain.fallback_for(
+            delivery,
+            contact,
+            now=now,
+            renderer=renderer,
+            context=stored[2],
+            suppressed=suppressed,
+            new_id=uuid.uuid4(),
+        )
+        if fallback is not None:
+            planned.append(fallback)
+    await _queue(uow, planned, now=now)
+
+
+# --- texts in: STOP, START, HELP; status callbacks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundAnswer:
+    keyword: sms.Keyword
+    reply: str | None
+    """The text to answer with (TwiML <Message>), or None for none."""
+
+
+async def sms_inbound(
+    uow: NotifyUnitOfWork, *, sender: str, body: str, renderer: Renderer, rules: Rules, now: datetime
+) -> InboundAnswer:
+    """A parent texted in. STOP (and its synonyms) opts the number out of texts, START (UNSTOP, YES) back in, both
+    announced on psc.notify.events under the number's contact key; HELP answers with the office's contact. The choice
+    is in PostgreSQL: it holds across restarts and replicas. Any other text is answered with where to write instead."""
+    kind, word = sms.keyword_of(body)
+    contact = await uow.contacts.latest_by_phone(phone=sender)
+    language = contact.language if contact else "en"
+    context: dict[str, str | None] = {
+        "office_name": (contact.office_name if contact else None) or domain.DEFAULT_OFFICE,
+        "help_contact": rules.help_contact,
+    }
+    key = contact_key(rules.contact_key_secret, "sms", sender)
+    about = {"occurred_at": now, "correlation_id": f"sms-inbound-{key[:16]}", "contact_key": key, "keyword": word}
+    if kind == "opt_out":
+        if await uow.suppressions.add(
+            channel="sms", address=sender, reason=f"opted out by text ({word})", kind="opted_out"
+        ):
+            uow.emit(NOTIFICATION_EVENTS, ContactOptedOut(**about))
+        # The carrier (or Twilio's Advanced Opt-Out) confirms a STOP itself: no second text from us.
+        return InboundAnswer(kind, None)
+    if kind == "opt_in":
+        if await uow.suppressions.lift(channel="sms", address=sender):
+            uow.emit(NOTIFICATION_EVENTS, ContactOptedIn(**about))
+        return InboundAnswer(kind, _reply(renderer, "sms_opted_in", language, context))
+    template = "sms_help" if kind == "help" else "sms_no_replies"
+    return InboundAnswer(kind, _reply(renderer, template, language, context))
+
+
+def _reply(renderer: Renderer, template: str, language: str, context: dict[str, str | None]) -> str:
+    return renderer.render(template, language=language, channel="sms", context=context).body.strip()
+
+
+StatusAnswer = Literal["recorded", "unknown"]
+
+
+async def sms_status(
+    uow: NotifyUnitOfWork,
+    *,
+    message_sid: str,
+    status: str,
+    error_code: str | None,
+    renderer: Renderer,
+    rules: Rules,
+    now: datetime,
+    jitter: Callable[[], float] = random.random,
+) -> StatusAnswer:
+    """The provider's report on a text (delivered, undelivered, failed...) into the delivery log, announced. An
+    undelivered text is handled by its error class: retried later (30003), the number suppressed and the message sent
+    by email (30006, 21610, 21614), or failed."""
+    found = await uow.deliveries.by_provider_id(provider_message_id=message_sid)
+    if found is None:
+        return "unknown"
+    delivery, _current = found
+    await uow.deliveries.report(delivery_id=delivery.id, provider_status=status, error_code=error_code, now=now)
+    detail = f"{status}" + (f" (error {error_code})" if error_code else "")
+    await uow.deliveries.log_attempts(attempts=[(delivery.id, delivery.attempts, "reported", detail)], now=now)
+    uow.emit(
+        NOTIFICATION_EVENTS,
+        NotificationDeliveryReported(
+            **domain.about(delivery, now), provider_status=status, error_code=error_code or None
+        ),
+    )
+    if status not in ("undelivered", "failed"):
+        return "recorded"
+    kind = domain.classify_twilio(None, error_code or None)
+    reason = f"SMS provider: {detail}"
+    if kind == "transient" and delivery.attempts < rules.max_attempts:
+        delay = domain.retry_delay(delivery.attempts, jitter=jitter) * rules.time_scale
+        await uow.deliveries.requeue(delivery_id=delivery.id, at=now + delay, reason=reason, now=now, statuses=["sent"])
+        return "recorded"
+    await uow.deliveries.fail(delivery_id=delivery.id, reason=reason, now=now)
+    uow.emit(NOTIFICATION_EVENTS, NotificationFailed(**domain.about(delivery, now), reason=reason))
+    if kind == "bad_address":
+        await uow.suppressions.add(channel="sms", address=delivery.recipient, reason=reason, kind="bounced")
+        await _fall_back(uow, [delivery], renderer=renderer, rules=rules, now=now)
+    return "recorded"
+
+
+# --- email unsubscribe, operators' API --------------------------------------------------------------------------------
+
+
+async def unsubscribe(uow: NotifyUnitOfWork, *, delivery_id: UUID, rules: Rules, now: datetime) -> bool:
+    """One-click unsubscribe (RFC 8058) from the mail of this delivery: its address gets no more optional mail
+    (the acknowledgment, a question to answer and the outcome still go). False for an unknown delivery."""
+    found = await uow.deliveries.get(delivery_id=delivery_id)
+    if found is None or found[0].channel != "email":
+        return False
+    address = found[0].recipient
+    if await uow.suppressions.add(channel="email", address=address, reason="one-click unsubscribe", kind="opted_out"):
+        key = contact_key(rules.contact_key_secret, "email", address)
+        uow.emit(
+            NOTIFICATION_EVENTS,
+            ContactOptedOut(
+                occurred_at=now,
+                correlation_id=f"unsubscribe-{delivery_id}",
+                contact_key=key,
+                channel="email",
+                keyword="unsubscribe-link",
+            ),
+        )
+    return True
+
+
+ResendAnswer = Literal["queued", "unknown", "not_failed", "suppressed"]
+
+
+async def resend(uow: NotifyUnitOfWork, *, delivery_id: UUID, now: datetime) -> ResendAnswer:
+    """Send one failed message again, by hand: queued now, under the same delivery (the same Message-ID), unless its
+    address is suppressed (lift the suppression first) or it did not fail."""
+    found = await uow.deliveries.get(delivery_id=delivery_id)
+    if found is None:
+        return "unknown"
+    delivery, status, _ = found
+    if status != "failed":
+        return "not_failed"
+    state = await uow.suppressions.state(addresses=[(delivery.channel, delivery.recipient)])
+    if state.refusal(delivery.channel, delivery.recipient, essential=delivery.essential):
+        return "suppressed"
+    await uow.deliveries.requeue(delivery_id=delivery_id, at=now, reason="resent by hand", now=now, statuses=["failed"])
+    return "queued"
 
 
 async def deliveries_of(uow: NotifyUnitOfWork, inquiry_id: UUID) -> list[DeliveryEntry]:
     """An inquiry's delivery log, oldest first."""
     return await uow.deliveries.of_inquiry(inquiry_id=inquiry_id)
+
+
+async def attempts_of(uow: NotifyUnitOfWork, inquiry_id: UUID) -> list[dict[str, Any]]:
+    return await uow.deliveries.attempts_of(inquiry_id=inquiry_id)
+
+
+async def contact_of(uow: NotifyUnitOfWork, inquiry_id: UUID) -> tuple[Contact, list[dict[str, Any]]] | None:
+    """The parent's contact as notify has it, and the suppressions on their addresses."""
+    contact = (await uow.contacts.of(inquiry_ids=[inquiry_id])).get(inquiry_id)
+    if contact is None:
+        return None
+    entries = await uow.suppressions.entries(addresses=_addresses([contact], []))
+    return contact, entries
 
 
 async def suppress(uow: NotifyUnitOfWork, *, channel: Channel, address: str, reason: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
 from uuid import UUID
@@ -16,23 +17,60 @@ from uuid import UUID
 import aiosmtplib
 import httpx
 
-from services.notify.domain import SendResult
+from services.notify.domain import SendResult, classify_smtp, classify_twilio
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 
+class RateLimit:
+    """At most ``per_second`` sends a second from this process (a token bucket holding one second's worth); 0: no
+    limit. Per replica: N replicas send up to N times the rate (PSC_NOTIFY_*_RATE_PER_SECOND says so)."""
+
+    def __init__(self, per_second: float) -> None:
+        self._rate = per_second
+        self._tokens = per_second
+        self._updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self._rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self._rate, self._tokens + (now - self._updated) * self._rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self._rate)
+
+
 class EmailOut:
-    """A message to send; ``message_id`` comes from the dedup key so a resend carries the same Message-ID."""
+    """A message to send; ``message_id`` comes from the dedup key so a resend carries the same Message-ID.
+    ``unsubscribe_url``: the one-click unsubscribe link of optional mail (List-Unsubscribe, RFC 8058)."""
 
-    __slots__ = ("body", "delivery_id", "message_id", "recipient", "subject")
+    __slots__ = ("body", "delivery_id", "html", "message_id", "recipient", "subject", "unsubscribe_url")
 
-    def __init__(self, *, delivery_id: UUID, recipient: str, subject: str, body: str, message_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        delivery_id: UUID,
+        recipient: str,
+        subject: str,
+        body: str,
+        message_id: str,
+        html: str | None = None,
+        unsubscribe_url: str | None = None,
+    ) -> None:
         self.delivery_id = delivery_id
         self.recipient = recipient
         self.subject = subject
         self.body = body
         self.message_id = message_id
+        self.html = html
+        self.unsubscribe_url = unsubscribe_url
 
 
 class SmtpSender:
@@ -47,7 +85,9 @@ class SmtpSender:
         starttls: bool = False,
         connections: int = 4,
         timeout: float = 15.0,
+        rate_per_second: float = 0,
     ) -> None:
+        self._rate = RateLimit(rate_per_second)
         self._host, self._port, self._sender = host, port, sender
         self._username, self._password, self._starttls = username, password, starttls
         self._timeout = timeout
@@ -60,6 +100,7 @@ class SmtpSender:
         return list(await asyncio.gather(*(self._send(m) for m in messages)))
 
     async def _send(self, out: EmailOut) -> SendResult:
+        await self._rate.acquire()
         client = await self._idle.get()
         try:
             client = await self._connected(client)
@@ -70,10 +111,16 @@ class SmtpSender:
                 client = await self._connected(None)  # the server closed an idle session: one fresh try
                 await client.send_message(message)
             return SendResult(delivery_id=out.delivery_id, ok=True, provider_message_id=str(message["Message-ID"]))
-        except aiosmtplib.SMTPRecipientsRefused:
-            return _failed(out.delivery_id, "recipient refused", permanent=True)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [error.code for error in exc.recipients]
+            code = codes[0] if codes else 550
+            kind = classify_smtp(code)
+            return SendResult(
+                out.delivery_id, ok=False, error=f"SMTP {code} recipient refused", kind=kind, error_code=str(code)
+            )
         except aiosmtplib.SMTPResponseException as exc:
-            return _failed(out.delivery_id, f"SMTP {exc.code}", permanent=500 <= exc.code < 600)
+            kind = classify_smtp(exc.code)
+            return SendResult(out.delivery_id, ok=False, error=f"SMTP {exc.code}", kind=kind, error_code=str(exc.code))
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             client = None
             return _failed(out.delivery_id, f"mail server unreachable: {type(exc).__name__}")
@@ -99,7 +146,12 @@ class SmtpSender:
         message["Subject"] = out.subject
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = out.message_id
+        if out.unsubscribe_url:
+            message["List-Unsubscribe"] = f"<{out.unsubscribe_url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(out.body)
+        if out.html:
+            message.add_alternative(out.html, subtype="html")
         return message
 
     async def close(self) -> None:
@@ -118,9 +170,21 @@ def message_id_for(dedup_key: str, domain: str = "psc.local") -> str:
 class SmsSender:
     """Twilio's REST shape: POST /2010-04-01/Accounts/{sid}/Messages.json with To, From, Body; basic auth."""
 
-    def __init__(self, *, api_url: str, account_sid: str, auth_token: str, sender: str, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        timeout: float = 15.0,
+        status_callback: str | None = None,
+        rate_per_second: float = 0,
+    ) -> None:
         self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._sender = sender
+        self._status_callback = status_callback
+        self._rate = RateLimit(rate_per_second)
         self._client = httpx.AsyncClient(
             base_url=api_url,
             auth=(account_sid, auth_token),
@@ -135,25 +199,31 @@ class SmsSender:
         return list(await asyncio.gather(*(self._send(*text) for text in texts)))
 
     async def _send(self, delivery_id: UUID, recipient: str, body: str) -> SendResult:
+        await self._rate.acquire()
+        form = {"To": recipient, "From": self._sender, "Body": body}
+        if self._status_callback:
+            form["StatusCallback"] = self._status_callback
         try:
-            response = await self._client.post(self._path, data={"To": recipient, "From": self._sender, "Body": body})
+            response = await self._client.post(self._path, data=form)
         except httpx.HTTPError as exc:
             return _failed(delivery_id, f"SMS API unreachable: {type(exc).__name__}")
         if response.status_code in (200, 201):
             return SendResult(delivery_id=delivery_id, ok=True, provider_message_id=response.json().get("sid"))
         code = _error_code(response)
-        # 4xx other than rate limiting: the request itself is wrong (bad number, opted out): do not retry.
-        permanent = 400 <= response.status_code < 500 and response.status_code != 429
-        return _failed(delivery_id, f"SMS API {response.status_code} code {code}", permanent=permanent)
+        # 5xx, 429 and 30003 may pass; 21610, 21614, 30006 refuse the number; any other 4xx: the request is wrong.
+        kind = classify_twilio(response.status_code, code)
+        error = f"SMS API {response.status_code} code {code}"
+        return SendResult(delivery_id, ok=False, error=error, kind=kind, error_code=code)
 
     async def close(self) -> None:
         await self._client.aclose()
 
 
-def _error_code(response: httpx.Response) -> str:
+def _error_code(response: httpx.Response) -> str | None:
     with contextlib.suppress(ValueError, AttributeError):
-        return str(response.json().get("code"))
-    return "?"
+        code = response.json().get("code")
+        return None if code is None else str(code)
+    return None
 
 
 def _failed(delivery_id: UUID, error: str, *, permanent: bool = False) -> SendResult:

@@ -21,8 +21,39 @@ class NotifySettings(ServiceSettings):
 
     sms_api_url: str = Field("http://127.0.0.1:8030", description="Base URL of a Twilio-compatible REST API")
     sms_account_sid: str = Field(description="Twilio account SID; no default: never a placeholder in production")
-    sms_auth_token: SecretStr = SecretStr("development")
+    sms_auth_token: SecretStr = Field(
+        SecretStr("development"),
+        description="Twilio auth token: basic auth of the API and, when not empty, the key X-Twilio-Signature of the"
+        " webhooks (/v1/sms/inbound, /v1/sms/status) is checked with",
+    )
     sms_from: str = Field("+13125550100", description="Sender number for texts (E.164)")
+
+    sms_status_callback_url: str = Field(
+        "",
+        description="Public URL of POST /v1/sms/status given to the provider as StatusCallback; empty: none asked for",
+    )
+    sms_signature_url_base: str = Field(
+        "",
+        description="The public base URL the provider signs webhooks with (behind a proxy the URL the service sees"
+        " differs); empty: the URL of the request as received",
+    )
+    email_rate_per_second: float = Field(0, ge=0, description="Emails a second per notify process; 0: no limit")
+    sms_rate_per_second: float = Field(0, ge=0, description="Texts a second per notify process; 0: no limit")
+
+    status_page_base_url: str = Field(
+        "http://127.0.0.1:8001", description="Base URL of the parent's status page (intake's GET /v1/status/...)"
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8003", description="Notify's public base URL: the one-click unsubscribe links point here"
+    )
+    contact_key_secret: SecretStr = Field(
+        SecretStr("development"),
+        description="HMAC key naming a phone number or address in events (contact_key) and one-click unsubscribe links",
+    )
+    help_contact: str = Field(
+        "Parent Support Center, 773-553-1000, parentsupport@district.example",
+        description="What a HELP text is answered with, after the office's name",
+    )
 
     dispatch_batch: int = Field(200, ge=1, description="Deliveries one dispatcher round claims")
     max_attempts: int = Field(6, ge=1, description="Sending attempts before a delivery is given up as failed")

@@ -3,26 +3,66 @@ tests) and the PostgreSQL one the service runs with."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
 
-from services.notify.domain import AttemptOutcome, ClaimedDelivery, Contact, DeliveryEntry, PlannedDelivery
-from services.notify.repository import ContactRepository, DeliveryRepository, SuppressionRepository
+from services.notify.domain import (
+    AttemptOutcome,
+    ClaimedDelivery,
+    Contact,
+    DeliveryEntry,
+    PlannedDelivery,
+    StaffMember,
+    Suppressed,
+)
+from services.notify.repository import (
+    ContactRepository,
+    DeliveryRepository,
+    StaffRepository,
+    SuppressionRepository,
+    WaitingEventRepository,
+)
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 
 class Contacts(Protocol):
     async def upsert(self, *, contacts: Sequence[Contact], now: datetime) -> None: ...
 
+    async def of(self, *, inquiry_ids: Collection[UUID]) -> dict[UUID, Contact]: ...
+
+    async def lock(self, *, inquiry_ids: Collection[UUID]) -> None: ...
+
+    async def set_offices(self, *, offices: Sequence[tuple[UUID, str]], now: datetime) -> None: ...
+
+    async def latest_by_phone(self, *, phone: str) -> Contact | None: ...
+
+
+class Staff(Protocol):
+    async def upsert(self, *, staff: Sequence[StaffMember], now: datetime) -> None: ...
+
+    async def of(self, *, staff_ids: Collection[str]) -> dict[str, StaffMember]: ...
+
+
+class WaitingEvents(Protocol):
+    async def park(self, *, events: Sequence[tuple[UUID, UUID, str, str]], now: datetime) -> None: ...
+
+    async def take(self, *, inquiry_ids: Collection[UUID]) -> list[str]: ...
+
 
 class Suppressions(Protocol):
+    async def state(self, *, addresses: Sequence[tuple[str, str]]) -> Suppressed: ...
+
     async def among(self, *, addresses: Sequence[tuple[str, str]]) -> set[tuple[str, str]]: ...
 
-    async def add(self, *, channel: str, address: str, reason: str) -> None: ...
+    async def add(self, *, channel: str, address: str, reason: str, kind: str = "manual") -> bool: ...
+
+    async def lift(self, *, channel: str, address: str) -> bool: ...
+
+    async def entries(self, *, addresses: Sequence[tuple[str, str]]) -> list[dict[str, Any]]: ...
 
 
 class Deliveries(Protocol):
@@ -34,12 +74,36 @@ class Deliveries(Protocol):
         self, *, outcomes: Sequence[tuple[UUID, AttemptOutcome, str | None]], now: datetime
     ) -> None: ...
 
+    async def log_attempts(self, *, attempts: Sequence[tuple[UUID, int, str, str | None]], now: datetime) -> None: ...
+
     async def of_inquiry(self, *, inquiry_id: UUID) -> list[DeliveryEntry]: ...
+
+    async def attempts_of(self, *, inquiry_id: UUID) -> list[dict[str, Any]]: ...
+
+    async def get(self, *, delivery_id: UUID) -> tuple[ClaimedDelivery, str, dict[str, str | None]] | None: ...
+
+    async def by_provider_id(self, *, provider_message_id: str) -> tuple[ClaimedDelivery, str] | None: ...
+
+    async def report(
+        self, *, delivery_id: UUID, provider_status: str, error_code: str | None, now: datetime
+    ) -> None: ...
+
+    async def requeue(
+        self, *, delivery_id: UUID, at: datetime, reason: str | None, now: datetime, statuses: Sequence[str]
+    ) -> bool: ...
+
+    async def fail(self, *, delivery_id: UUID, reason: str, now: datetime) -> None: ...
 
 
 class NotifyUnitOfWork(Outbox, Protocol):
     @property
     def contacts(self) -> Contacts: ...
+
+    @property
+    def staff(self) -> Staff: ...
+
+    @property
+    def waiting(self) -> WaitingEvents: ...
 
     @property
     def suppressions(self) -> Suppressions: ...
@@ -50,10 +114,14 @@ class NotifyUnitOfWork(Outbox, Protocol):
 
 class PostgresNotifyUnitOfWork(UnitOfWork):
     contacts: ContactRepository
+    staff: StaffRepository
+    waiting: WaitingEventRepository
     suppressions: SuppressionRepository
     deliveries: DeliveryRepository
 
     def _bind(self, conn: PoolConnectionProxy) -> None:
         self.contacts = ContactRepository(conn)
+        self.staff = StaffRepository(conn)
+        self.waiting = WaitingEventRepository(conn)
         self.suppressions = SuppressionRepository(conn)
         self.deliveries = DeliveryRepository(conn)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, StrictInt
 
-from shared.contracts.envelope import InquiryEvent
+from shared.contracts.envelope import Event, InquiryEvent
 
 Channel = Literal["email", "sms"]
 
@@ -32,3 +32,45 @@ class NotificationFailed(_NotificationEvent):
 class NotificationSuppressed(_NotificationEvent):
     event_type: Literal["notification.suppressed"] = "notification.suppressed"
     reason: str = Field(description="Why nothing was sent: no consent, opted out, on the suppression list")
+
+
+class NotificationRetrying(_NotificationEvent):
+    """A send attempt failed for a reason that may pass (SMTP 4xx, provider 5xx, a timeout, Twilio 30003)."""
+
+    event_type: Literal["notification.retrying"] = "notification.retrying"
+    attempt: StrictInt = Field(description="Which attempt failed (1 for the first)")
+    reason: str = Field(description="What the provider said, without the address")
+    next_attempt_at: AwareDatetime = Field(description="When it is tried again (backoff with jitter)")
+
+
+class NotificationDeliveryReported(_NotificationEvent):
+    """The SMS provider reported on a sent text (its status callback): delivered, undelivered, failed..."""
+
+    event_type: Literal["notification.delivery_reported"] = "notification.delivery_reported"
+    provider_status: str = Field(description="The provider's MessageStatus, e.g. 'delivered', 'undelivered'")
+    error_code: str | None = Field(None, description="The provider's ErrorCode, when it gave one")
+
+
+class _ContactEvent(Event):
+    """About one phone number, named by ``contact_key``: an HMAC-SHA256 of the E.164 number under notify's secret
+    (PSC_NOTIFY_CONTACT_KEY_SECRET), never the number itself. Keyed by it, so a number's opt-outs and opt-ins stay in
+    order on one partition."""
+
+    contact_key: str = Field(description="HMAC-SHA256 (hex) of the E.164 number under notify's secret")
+    channel: Channel = Field("sms", description="The channel the choice is about")
+    keyword: str = Field(description="The keyword the parent sent (STOP, START, ...) or 'unsubscribe-link'")
+
+    def partition_key(self) -> str:
+        return self.contact_key
+
+
+class ContactOptedOut(_ContactEvent):
+    """The parent asked for no more messages on this channel (a STOP text, a one-click unsubscribe)."""
+
+    event_type: Literal["contact.opted_out"] = "contact.opted_out"
+
+
+class ContactOptedIn(_ContactEvent):
+    """The parent asked for messages again (START, UNSTOP, YES)."""
+
+    event_type: Literal["contact.opted_in"] = "contact.opted_in"

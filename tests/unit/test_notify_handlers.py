@@ -10,7 +10,12 @@ from fakes.notify import NOW, RENDERER, FakeNotifyUnitOfWork, submitted
 from services.notify import handlers
 from services.notify.domain import ClaimedDelivery, SendResult
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from shared.contracts.notifications import (
+    NotificationFailed,
+    NotificationRetrying,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from shared.contracts.topics import NOTIFICATION_EVENTS
 
 PHONE = "+13125550147"
@@ -87,13 +92,15 @@ async def test_a_sent_message_is_recorded_with_the_provider_s_id_and_announced()
     assert (event.delivery_id, event.provider_message_id) == (delivery.id, "<m1@psc.local>")
 
 
-async def test_a_transient_failure_is_retried_later_without_an_event() -> None:
+async def test_a_transient_failure_is_retried_later_and_announced_as_retrying() -> None:
     uow = FakeNotifyUnitOfWork()
     delivery = await claimed_email(uow)
     await record(uow, delivery, SendResult(delivery.id, ok=False, error="mail server unreachable: OSError"))
     row = uow.deliveries.by_id[delivery.id]
     assert row.status == "pending" and row.next_attempt_at > NOW
-    assert uow.emitted == []
+    (event,) = uow.events_on(NOTIFICATION_EVENTS)
+    assert isinstance(event, NotificationRetrying) and event.attempt == 1
+    assert uow.deliveries.attempt_log == [(delivery.id, 1, "pending", "mail server unreachable: OSError")]
     assert await uow.deliveries.claim_due(limit=10, now=NOW, lease_seconds=300) == []  # not due yet
 
 
@@ -104,7 +111,8 @@ async def test_after_the_last_attempt_the_delivery_fails_and_the_failure_is_anno
         delivery = await claimed_email(uow, at=timedelta(hours=attempt))
         await record(uow, delivery, SendResult(delivery.id, ok=False, error=down), max_attempts=3)
     assert delivery.attempts == 3 and uow.deliveries.by_id[delivery.id].status == "failed"
-    (event,) = uow.events_on(NOTIFICATION_EVENTS)
+    *retries, event = uow.events_on(NOTIFICATION_EVENTS)
+    assert [type(e) for e in retries] == [NotificationRetrying, NotificationRetrying]
     assert isinstance(event, NotificationFailed) and event.reason == down
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from fakes import FakeOutbox
@@ -15,17 +16,25 @@ from services.notify.domain import (
     Delivery,
     DeliveryEntry,
     PlannedDelivery,
+    StaffMember,
+    Suppressed,
 )
 from services.notify.templates import TemplateRenderer
 from shared.contracts.inquiries import InquirySubmitted
 
-# Sample data for notify's unit tests.
+# Sample data for notify's unit tests: Friday 20 Nov 2026, 09:00 in Chicago (not quiet hours).
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 RENDERER = TemplateRenderer()
 
 
 def submitted(
-    email: str | None = "ana@example.org", phone: str | None = None, *, sms_consent: bool = False
+    email: str | None = "ana@example.org",
+    phone: str | None = None,
+    *,
+    sms_consent: bool = False,
+    urgency: str = "normal",
+    language: str = "es",
+    status_token: str | None = None,
 ) -> InquirySubmitted:
     """An ``inquiry.submitted`` of a new inquiry, from a parent with these contact details."""
     return InquirySubmitted.model_validate(
@@ -36,11 +45,13 @@ def submitted(
             "reference": "PSC-26-000042",
             "category": "attendance",
             "channel": "walk_in",
+            "urgency": urgency,
+            "status_token": status_token,
             "parent": {
                 "name": "Ana Lopez",
                 "email": email,
                 "mobile_phone": phone,
-                "preferred_language": "es",
+                "preferred_language": language,
                 "sms_consent": sms_consent,
             },
             "student": {"school_id": 609794, "grade": "K"},
@@ -58,20 +69,90 @@ def claimed_from(planned: PlannedDelivery, *, attempts: int) -> ClaimedDelivery:
 class FakeContacts:
     def __init__(self) -> None:
         self.by_inquiry: dict[UUID, Contact] = {}
+        self.locked: list[UUID] = []
 
     async def upsert(self, *, contacts: Sequence[Contact], now: datetime) -> None:
-        self.by_inquiry.update((c.inquiry_id, c) for c in contacts)
+        for c in contacts:
+            known = self.by_inquiry.get(c.inquiry_id)
+            self.by_inquiry[c.inquiry_id] = replace(c, office_name=known.office_name if known else c.office_name)
+
+    async def lock(self, *, inquiry_ids: Collection[UUID]) -> None:
+        self.locked.extend(inquiry_ids)
+
+    async def of(self, *, inquiry_ids: Collection[UUID]) -> dict[UUID, Contact]:
+        return {i: self.by_inquiry[i] for i in inquiry_ids if i in self.by_inquiry}
+
+    async def set_offices(self, *, offices: Sequence[tuple[UUID, str]], now: datetime) -> None:
+        for inquiry_id, office in offices:
+            self.by_inquiry[inquiry_id] = replace(self.by_inquiry[inquiry_id], office_name=office)
+
+    async def latest_by_phone(self, *, phone: str) -> Contact | None:
+        found = [c for c in self.by_inquiry.values() if c.mobile_phone == phone]
+        return found[-1] if found else None
+
+
+class FakeStaff:
+    def __init__(self) -> None:
+        self.by_id: dict[str, StaffMember] = {}
+
+    async def upsert(self, *, staff: Sequence[StaffMember], now: datetime) -> None:
+        self.by_id.update((s.staff_id, s) for s in staff)
+
+    async def of(self, *, staff_ids: Collection[str]) -> dict[str, StaffMember]:
+        return {i: self.by_id[i] for i in staff_ids if i in self.by_id}
+
+
+class FakeWaitingEvents:
+    def __init__(self) -> None:
+        self.parked: dict[UUID, tuple[UUID, str]] = {}
+
+    async def park(self, *, events: Sequence[tuple[UUID, UUID, str, str]], now: datetime) -> None:
+        for event_id, inquiry_id, _, payload in events:
+            self.parked.setdefault(event_id, (inquiry_id, payload))
+
+    async def take(self, *, inquiry_ids: Collection[UUID]) -> list[str]:
+        taken = [(e, p) for e, (i, p) in self.parked.items() if i in inquiry_ids]
+        for event_id, _ in taken:
+            del self.parked[event_id]
+        return [payload for _, payload in taken]
 
 
 class FakeSuppressions:
     def __init__(self) -> None:
-        self.listed: set[tuple[str, str]] = set()
+        self.kinds: dict[tuple[str, str], tuple[str, str]] = {}
+
+    @property
+    def listed(self) -> set[tuple[str, str]]:
+        return set(self.kinds)
+
+    async def state(self, *, addresses: Sequence[tuple[str, str]]) -> Suppressed:
+        asked = {(channel, address.lower()) for channel, address in addresses}
+        return Suppressed(
+            blocked={a for a in asked if a in self.kinds and self.kinds[a][0] != "opted_out"},
+            unsubscribed={a for a in asked if a in self.kinds and self.kinds[a][0] == "opted_out"},
+        )
 
     async def among(self, *, addresses: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         return {(channel, address.lower()) for channel, address in addresses} & self.listed
 
-    async def add(self, *, channel: str, address: str, reason: str) -> None:
-        self.listed.add((channel, address.lower()))
+    async def add(self, *, channel: str, address: str, reason: str, kind: str = "manual") -> bool:
+        new = (channel, address.lower()) not in self.kinds
+        self.kinds[(channel, address.lower())] = (kind, reason)
+        return new
+
+    async def lift(self, *, channel: str, address: str) -> bool:
+        key = (channel, address.lower())
+        if key in self.kinds and (self.kinds[key][0] == "opted_out" or "21610" in self.kinds[key][1]):
+            del self.kinds[key]
+            return True
+        return False
+
+    async def entries(self, *, addresses: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        return [
+            {"channel": c, "kind": self.kinds[(c, a.lower())][0], "reason": self.kinds[(c, a.lower())][1]}
+            for c, a in addresses
+            if (c, a.lower()) in self.kinds
+        ]
 
 
 @dataclass
@@ -86,11 +167,14 @@ class StoredDelivery:
     attempts: int = 0
     provider_message_id: str | None = None
     sent_at: datetime | None = None
+    provider_status: str | None = None
+    error_code: str | None = None
 
 
 class FakeDeliveries:
     def __init__(self) -> None:
         self.by_id: dict[UUID, StoredDelivery] = {}
+        self.attempt_log: list[tuple[UUID, int, str, str | None]] = []
 
     async def insert(self, *, planned: Sequence[PlannedDelivery], now: datetime) -> set[UUID]:
         taken = {row.planned.dedup_key for row in self.by_id.values()}
@@ -98,7 +182,8 @@ class FakeDeliveries:
         for p in planned:
             if p.dedup_key not in taken:
                 taken.add(p.dedup_key)
-                self.by_id[p.id] = StoredDelivery(p, p.status, p.reason, next_attempt_at=now, created_at=now)
+                due = p.next_attempt_at or now
+                self.by_id[p.id] = StoredDelivery(p, p.status, p.reason, next_attempt_at=due, created_at=now)
                 inserted.add(p.id)
         return inserted
 
@@ -119,23 +204,64 @@ class FakeDeliveries:
             row = self.by_id[delivery_id]
             if row.status != "sending":
                 continue
-            row.status, row.reason = outcome.status, outcome.reason
+            row.status, row.reason, row.error_code = outcome.status, outcome.reason, outcome.error_code
             row.next_attempt_at = outcome.next_attempt_at or row.next_attempt_at
             row.provider_message_id = provider_id or row.provider_message_id
             row.sent_at = now if outcome.status == "sent" else row.sent_at
 
+    async def log_attempts(self, *, attempts: Sequence[tuple[UUID, int, str, str | None]], now: datetime) -> None:
+        self.attempt_log.extend(attempts)
+
     async def of_inquiry(self, *, inquiry_id: UUID) -> list[DeliveryEntry]:
         rows = sorted(
             (row for row in self.by_id.values() if row.planned.inquiry_id == inquiry_id),
-            key=lambda row: (row.created_at, row.planned.channel),
+            key=lambda row: (row.created_at, row.planned.audience, row.planned.channel),
         )
         # The planned message's fields, overridden by what became of it (status, reason).
         return [DeliveryEntry.model_validate({**vars(row.planned), **vars(row)}) for row in rows]
+
+    async def attempts_of(self, *, inquiry_id: UUID) -> list[dict[str, Any]]:
+        return [
+            {"delivery_id": d, "attempt": n, "outcome": o, "detail": x, "at": NOW}
+            for d, n, o, x in self.attempt_log
+            if self.by_id[d].planned.inquiry_id == inquiry_id
+        ]
+
+    async def get(self, *, delivery_id: UUID) -> tuple[ClaimedDelivery, str, dict[str, str | None]] | None:
+        row = self.by_id.get(delivery_id)
+        if row is None:
+            return None
+        return claimed_from(row.planned, attempts=row.attempts), row.status, dict(row.planned.context)
+
+    async def by_provider_id(self, *, provider_message_id: str) -> tuple[ClaimedDelivery, str] | None:
+        for row in self.by_id.values():
+            if row.provider_message_id == provider_message_id:
+                return claimed_from(row.planned, attempts=row.attempts), row.status
+        return None
+
+    async def report(self, *, delivery_id: UUID, provider_status: str, error_code: str | None, now: datetime) -> None:
+        row = self.by_id[delivery_id]
+        row.provider_status, row.error_code = provider_status, error_code or row.error_code
+
+    async def requeue(
+        self, *, delivery_id: UUID, at: datetime, reason: str | None, now: datetime, statuses: Sequence[str]
+    ) -> bool:
+        row = self.by_id[delivery_id]
+        if row.status not in statuses:
+            return False
+        row.status, row.next_attempt_at, row.reason, row.provider_status = "pending", at, reason, None
+        return True
+
+    async def fail(self, *, delivery_id: UUID, reason: str, now: datetime) -> None:
+        row = self.by_id[delivery_id]
+        row.status, row.reason = "failed", reason
 
 
 class FakeNotifyUnitOfWork(FakeOutbox):
     def __init__(self) -> None:
         super().__init__()
         self.contacts = FakeContacts()
+        self.staff = FakeStaff()
+        self.waiting = FakeWaitingEvents()
         self.suppressions = FakeSuppressions()
         self.deliveries = FakeDeliveries()
