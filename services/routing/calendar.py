@@ -181,6 +181,19 @@ class DistrictCalendar:
                 return _instant(found)
         return self.add_business_by_days(start, seconds)
 
+    def add_business_each(self, start: datetime, seconds: tuple[int, ...]) -> list[datetime]:
+        """``add_business(start, s)`` for each ``s``, the start's position on the calendar found once."""
+        table = self._table()
+        micros = _micros(start)
+        if not table.covers(micros):
+            return [self.add_business(start, s) for s in seconds]
+        counted = table.ordinal(micros)
+        out: list[datetime] = []
+        for s in seconds:
+            found = table.instant(counted + s * _MICRO) if s > 0 else None
+            out.append(_instant(found) if found is not None else self.add_business(start, s))
+        return out
+
     # -- Day by day: the plain definition (outside the table's years, and what the tests hold the table to) --------
 
     def _window(self, day: date) -> tuple[datetime, datetime] | None:

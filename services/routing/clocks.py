@@ -61,12 +61,30 @@ class SlaClock:
         return calendar.add_business(self.since, self.target - self.elapsed)
 
     def warning_due(self, calendar: DistrictCalendar, warning_at: float) -> datetime | None:
-        if not self.running or self.since is None or self.warned:
+        if not self.running or self.since is None:
+            return None
+        warn_in = self._warning_in(warning_at)
+        return None if warn_in is None else calendar.add_business(self.since, warn_in)
+
+    def _warning_in(self, warning_at: float) -> int | None:
+        """Business seconds from ``since`` to the warning point; None once warned or when there is no point left."""
+        if self.warned:
             return None
         point = math.ceil(self.target * warning_at)
         if point <= self.elapsed or point >= self.target:
             return None
-        return calendar.add_business(self.since, point - self.elapsed)
+        return point - self.elapsed
+
+    def due_and_warning(
+        self, since: datetime, calendar: DistrictCalendar, warning_at: float
+    ) -> tuple[datetime, datetime | None]:
+        """A running clock's ``due`` and ``warning_due`` (``since`` is its start), counted from one position on the
+        calendar: the deadline worker asks both for every clock it looks at."""
+        warn_in = self._warning_in(warning_at)
+        if warn_in is None:
+            return calendar.add_business(since, self.target - self.elapsed), None
+        due, warn = calendar.add_business_each(since, (self.target - self.elapsed, warn_in))
+        return due, warn
 
     def pause(self, calendar: DistrictCalendar, at: datetime) -> SlaClock:
         if not self.running:
@@ -151,26 +169,31 @@ def evolve(assignment: Assignment, **changes: object) -> Assignment:
 
 
 def _plan(assignment: Assignment, rules: Rules) -> tuple[Step | None, datetime | None]:
-    """The next step and the tier's run-out, each clock's due time worked out once."""
+    """The next step and the tier's run-out, each clock's due time and warning point worked out once.
+
+    At the same instant a run-out goes before a warning (its warning is then moot), first response before resolution.
+    """
     if assignment.status != "open" or assignment.breached_at is not None:
         return None, None
-    steps: list[Step] = []
-    dues: list[datetime] = []
-    for name in CLOCKS:
-        clock = assignment.clock(name)
-        if clock is None or not clock.running:
+    calendar, warning_at = rules.calendar, rules.policies.warning_at
+    run_out: Action = "breach" if assignment.tier == "central" else "escalation"
+    best: tuple[datetime, int, int] | None = None
+    best_step: tuple[Action, SlaClockName] | None = None
+    tier_due: datetime | None = None
+    for index, name in enumerate(CLOCKS):
+        clock = assignment.first_response if index == 0 else assignment.resolution
+        if clock is None or clock.stopped or clock.since is None:
             continue
-        warn = clock.warning_due(rules.calendar, rules.policies.warning_at)
-        if warn is not None:
-            steps.append(Step(warn, "warning", name))
-        due = clock.due(rules.calendar)
-        if due is not None:
-            dues.append(due)
-            steps.append(Step(due, "breach" if assignment.tier == "central" else "escalation", name))
-    # At the same instant a run-out goes before a warning (its warning is then moot), first response before resolution.
-    order = {"breach": 0, "escalation": 0, "warning": 1}
-    step = min(steps, key=lambda s: (s.at, order[s.action], CLOCKS.index(s.clock)), default=None)
-    return step, min(dues, default=None)
+        due, warn = clock.due_and_warning(clock.since, calendar, warning_at)
+        if tier_due is None or due < tier_due:
+            tier_due = due
+        if best is None or (due, 0, index) < best:
+            best, best_step = (due, 0, index), (run_out, name)
+        if warn is not None and (warn, 1, index) < best:
+            best, best_step = (warn, 1, index), ("warning", name)
+    if best is None or best_step is None:
+        return None, None
+    return Step(best[0], best_step[0], best_step[1]), tier_due
 
 
 def next_step(assignment: Assignment, rules: Rules) -> Step | None:

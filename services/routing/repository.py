@@ -11,6 +11,7 @@ from uuid import UUID
 
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
+from pydantic_core import to_json
 
 from services.routing.clocks import Assignment, SlaClock
 from services.routing.directory import CENTRAL_ID, CENTRAL_NAME, Network, NetworkSummary, School
@@ -89,38 +90,50 @@ _ASSIGNMENT_SELECT = (
 )
 
 
-def _clock(row: Record, prefix: str) -> SlaClock | None:
-    if row[f"{prefix}_target"] is None:
+def _clock(target: int | None, elapsed: int, since: datetime | None, stopped: bool, warned: bool) -> SlaClock | None:
+    if target is None:
         return None
-    return SlaClock(
-        target=row[f"{prefix}_target"],
-        elapsed=row[f"{prefix}_elapsed"],
-        since=row[f"{prefix}_since"],
-        stopped=row[f"{prefix}_stopped"],
-        warned=row[f"{prefix}_warned"],
-    )
+    clock = object.__new__(SlaClock)  # the values are the stored ones: no need to run the dataclass' __init__
+    clock.__dict__.update(target=target, elapsed=elapsed, since=since, stopped=stopped, warned=warned)
+    return clock
+
+
+_NETWORKS: dict[tuple[str, str], Network] = {}
+
+
+def _network(network_id: str, name: str) -> Network:
+    """One ``Network`` per id and name, kept: a claim of a thousand rows names a handful of networks."""
+    found = _NETWORKS.get((network_id, name))
+    if found is None:
+        if len(_NETWORKS) > 1000:
+            _NETWORKS.clear()
+        found = _NETWORKS[(network_id, name)] = Network(network_id, name)
+    return found
 
 
 def _assignment(row: Record) -> Assignment:
-    return Assignment(
-        inquiry_id=row["inquiry_id"],
-        category=row["category"],
-        school_id=row["school_id"],
-        network=Network(row["network_id"], row["network_name"]),
-        queue=row["queue"],
-        tier=row["tier"],
-        reason=row["reason"],
-        assigned_at=row["assigned_at"],
-        due_at=row["due_at"],
-        urgency=row["urgency"],
-        assignee_id=row["assignee_id"],
-        status=row["status"],
-        tier_started_at=row["tier_started_at"],
-        first_response=_clock(row, "fr"),
-        resolution=_clock(row, "res"),
-        next_due_at=row["next_due_at"],
-        breached_at=row["breached_at"],
+    """An assignment from a row of ``_ASSIGNMENT_SELECT``, by position (the deadline worker reads 1,000 a round)."""
+    assignment = object.__new__(Assignment)
+    assignment.__dict__.update(
+        inquiry_id=row[0],
+        category=row[1],
+        school_id=row[2],
+        network=_network(row[3], row[4]),
+        queue=row[5],
+        tier=row[6],
+        reason=row[7],
+        assigned_at=row[8],
+        due_at=row[9],
+        urgency=row[10],
+        assignee_id=row[11],
+        status=row[12],
+        tier_started_at=row[13],
+        next_due_at=row[14],
+        breached_at=row[15],
+        first_response=_clock(row[16], row[17], row[18], row[19], row[20]),
+        resolution=_clock(row[21], row[22], row[23], row[24], row[25]),
     )
+    return assignment
 
 
 # The state columns a change writes, in the order of ``_state``; each goes in as an array (one statement per batch).
@@ -147,14 +160,15 @@ _STATE = (
 )
 
 
-def _clock_values(clock: SlaClock | None) -> list[Any]:
+def _clock_values(clock: SlaClock | None) -> tuple[Any, ...]:
     if clock is None:
-        return [None, 0, None, False, False]
-    return [clock.target, clock.elapsed, clock.since, clock.stopped, clock.warned]
+        return (None, 0, None, False, False)
+    return (clock.target, clock.elapsed, clock.since, clock.stopped, clock.warned)
 
 
-def _state(a: Assignment) -> list[Any]:
-    return [
+def _state(a: Assignment) -> tuple[Any, ...]:
+    return (
+        a.inquiry_id,
         a.network.id,
         a.queue,
         a.tier,
@@ -166,21 +180,44 @@ def _state(a: Assignment) -> list[Any]:
         a.breached_at,
         *_clock_values(a.first_response),
         *_clock_values(a.resolution),
-    ]
+    )
 
 
-def _columns(rows: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
-    return [[row[i] for row in rows] for i in range(count)]
+def _rows_json(rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as one JSON document of arrays (UUIDs and instants as ISO text), for ``jsonb_array_elements``: one
+    parameter for a whole batch. It costs far less on both sides than an array per column (asyncpg checks every
+    element of an array parameter in Python; PostgreSQL takes the JSON apart in C)."""
+    return to_json(rows).decode()
+
+
+def _json_columns(columns: Sequence[tuple[str, str]]) -> str:
+    """``(r->>0)::type AS name, ...`` for the columns of ``_rows_json``'s arrays."""
+    return ", ".join(f"(r->>{i})::{kind} AS {name}" for i, (name, kind) in enumerate(columns))
 
 
 _UPDATE_STATE = (
     "UPDATE assignments a SET "  # noqa: S608 - only the constant column names above go in
     + ", ".join(f"{name} = u.{name}" for name, _ in _STATE)
-    + f", updated_at = ${len(_STATE) + 2} FROM unnest($1::uuid[], "
-    + ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_STATE, start=2))
-    + ") AS u(inquiry_id, "
-    + ", ".join(name for name, _ in _STATE)
-    + ") WHERE a.inquiry_id = u.inquiry_id"
+    + ", updated_at = $2 FROM (SELECT "
+    + _json_columns([("inquiry_id", "uuid"), *_STATE])
+    + " FROM jsonb_array_elements($1::text::jsonb) AS r) AS u WHERE a.inquiry_id = u.inquiry_id"
+)
+
+_HISTORY = (  # in the order of ``HistoryEntry``'s fields
+    ("inquiry_id", "uuid"),
+    ("event_type", "text"),
+    ("tier", "text"),
+    ("occurred_at", "timestamptz"),
+    ("clock", "text"),
+    ("to_tier", "text"),
+    ("network_id", "text"),
+    ("assignee_id", "text"),
+    ("due_at", "timestamptz"),
+    ("detail", "text"),
+)
+_INSERT_HISTORY = (
+    f"INSERT INTO sla_history ({', '.join(name for name, _ in _HISTORY)})"  # noqa: S608 - constant names only
+    f" SELECT {_json_columns(_HISTORY)} FROM jsonb_array_elements($1::text::jsonb) AS r"
 )
 
 
@@ -226,12 +263,7 @@ class AssignmentRepository:
         """Write the routing state (network, tier, assignee, clocks, due times) of these assignments."""
         if not assignments:
             return
-        await self._conn.execute(
-            _UPDATE_STATE,
-            [a.inquiry_id for a in assignments],
-            *_columns([_state(a) for a in assignments], len(_STATE)),
-            now,
-        )
+        await self._conn.execute(_UPDATE_STATE, _rows_json([_state(a) for a in assignments]), now)
 
     async def get(self, *, inquiry_id: UUID) -> Assignment | None:
         """The inquiry's routing state, with its network's name now."""
@@ -250,8 +282,8 @@ class AssignmentRepository:
         """Up to ``limit`` assignments whose next warning, escalation or breach is due, earliest first, locked for
         this transaction; rows another replica holds are skipped (``FOR UPDATE SKIP LOCKED``)."""
         rows = await self._conn.fetch(
-            f"{_ASSIGNMENT_SELECT} WHERE a.inquiry_id IN (SELECT inquiry_id FROM assignments WHERE next_due_at <= $1"  # noqa: S608
-            " ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            f"{_ASSIGNMENT_SELECT} WHERE a.next_due_at <= $1 ORDER BY a.next_due_at LIMIT $2"
+            " FOR UPDATE OF a SKIP LOCKED",
             now,
             limit,
         )
@@ -280,31 +312,8 @@ class AssignmentRepository:
         return [_assignment(row) for row in rows]
 
     async def add_history(self, *, entries: Sequence[HistoryEntry]) -> None:
-        if not entries:
-            return
-        await self._conn.execute(
-            "INSERT INTO sla_history (inquiry_id, event_type, tier, clock, to_tier, network_id, assignee_id, due_at,"
-            " detail, occurred_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
-            " $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::timestamptz[])",
-            *_columns(
-                [
-                    (
-                        e.inquiry_id,
-                        e.event_type,
-                        e.tier,
-                        e.clock,
-                        e.to_tier,
-                        e.network_id,
-                        e.assignee_id,
-                        e.due_at,
-                        e.detail,
-                        e.occurred_at,
-                    )
-                    for e in entries
-                ],
-                10,
-            ),
-        )
+        if entries:
+            await self._conn.execute(_INSERT_HISTORY, _rows_json(entries))
 
     async def history(self, *, inquiry_id: UUID) -> list[HistoryEntry]:
         rows = await self._conn.fetch(
