@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 import httpx
@@ -20,6 +20,8 @@ from services.intake import handlers, lifecycle
 from services.intake.domain import Assignment, HistoryEntry, Inquiry, Link, NewSubmission, QueueFilter
 from services.intake.lifecycle import Status
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
+from shared import auth
+from shared.auth import Principal, Scope, require_scope
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import (
@@ -68,27 +70,49 @@ Context = Annotated[IntakeContext, Depends(_context)]
 class Caller:
     """Who asks and which networks' inquiries they may see (an inquiry of another network answers 404)."""
 
-    id: str
-    sees_network: Callable[[str | None], bool]
-    network_ids: frozenset[str] | None
-    """The networks the caller may list (None: all)."""
+    principal: Principal
+
+    @property
+    def id(self) -> str:
+        return self.principal.id
+
+    @property
+    def network_ids(self) -> frozenset[str] | None:
+        """The networks the caller may list (None: all)."""
+        p = self.principal
+        return None if p.district_wide else frozenset({p.network_id} if p.network_id else ())
 
     def sees(self, inquiry: Inquiry) -> bool:
-        return self.sees_network(inquiry.assignment.network_id if inquiry.assignment else None)
+        return self.principal.sees_network(inquiry.assignment.network_id if inquiry.assignment else None)
 
 
-def _everyone(_: str | None) -> bool:
-    return True
+class _AuditLog(Protocol):
+    async def record_read(
+        self, principal: Principal, inquiry_ids: Sequence[UUID], *, action: str, at: datetime, correlation_id: str
+    ) -> None: ...
 
 
-def _caller(request: Request) -> Caller:
-    return Caller(id=str(getattr(request.state, "caller", "anonymous")), sees_network=_everyone, network_ids=None)
+async def _reader(principal: Annotated[Principal, Depends(require_scope(Scope.READ))]) -> Caller:
+    return Caller(principal)
 
 
-Reader = Annotated[Caller, Depends(_caller)]
-"""Staff who read."""
-Actor = Annotated[Caller, Depends(_caller)]
-"""Staff who may act on cases."""
+async def _actor(principal: auth.Actor) -> Caller:
+    return Caller(principal)
+
+
+Reader = Annotated[Caller, Depends(_reader)]
+"""Staff (any role) or a district system with the inquiries:read scope."""
+Actor = Annotated[Caller, Depends(_actor)]
+"""Staff who may act on cases (not auditors)."""
+
+
+async def _audit(ctx: IntakeContext, request: Request, caller: Caller, inquiry_id: UUID, action: str) -> None:
+    """Record that the caller read this inquiry's personal data (who, which, when), before it is answered."""
+    log: _AuditLog | None = getattr(request.app.state, "staff_directory", None)
+    if log is not None and hasattr(log, "record_read"):
+        await log.record_read(
+            caller.principal, [inquiry_id], action=action, at=ctx.clock.now(), correlation_id=correlation_id_of(request)
+        )
 
 
 class LinkView(BaseModel):
@@ -201,16 +225,28 @@ async def get_inquiry(
     inquiry: Annotated[InquiryRef, Path(description="Reference number ('PSC-26-000123', any case) or id")],
     ctx: Context,
     caller: Reader,
+    request: Request,
 ) -> InquiryView:
-    return await _found(ctx, inquiry, caller)
+    return await _found(ctx, inquiry, caller, request)
 
 
-async def _found(ctx: IntakeContext, id_or_reference: str, caller: Caller | None = None) -> InquiryView:
+async def _found(
+    ctx: IntakeContext,
+    id_or_reference: str,
+    caller: Caller | None = None,
+    request: Request | None = None,
+    *,
+    check_visible: bool = True,
+) -> InquiryView:
+    """The inquiry with its links; with a caller, 404 unless they may see it, and the read is audit-logged.
+    (A follow-up a caller just opened from an inquiry they see is theirs to see before routing has assigned it.)"""
     async with ctx.unit_of_work() as uow:
         found = await handlers.find_inquiry(uow, id_or_reference)
-        if found is None or (caller is not None and not caller.sees(found)):
+        if found is None or (caller is not None and check_visible and not caller.sees(found)):
             raise HTTPException(404, "no such inquiry")
         links = await handlers.links(uow, found.id)
+    if caller is not None and request is not None:
+        await _audit(ctx, request, caller, found.id, "inquiry.read")
     return InquiryView.of(found, links)
 
 
@@ -464,8 +500,8 @@ async def _act(
     if acted.follow_up is not None:
         response.status_code = 201
         response.headers["Location"] = f"/v1/inquiries/{acted.follow_up.id}"
-        return await _found(ctx, str(acted.follow_up.id))
-    return await _found(ctx, str(acted.inquiry.id))
+        return await _found(ctx, str(acted.follow_up.id), caller, request, check_visible=False)
+    return await _found(ctx, str(acted.inquiry.id), caller, request)
 
 
 def _action_route(
@@ -599,10 +635,11 @@ class HistoryItem(BaseModel):
     tags=["lifecycle"],
     summary="Everything that happened to the case, in order: staff actions, routing's and notify's events",
 )
-async def get_history(inquiry: InquiryPath, ctx: Context, caller: Reader) -> list[HistoryItem]:
+async def get_history(inquiry: InquiryPath, ctx: Context, caller: Reader, request: Request) -> list[HistoryItem]:
     async with ctx.unit_of_work() as uow:
         found = await handlers.find_inquiry(uow, inquiry)
         if found is None or not caller.sees(found):
             raise HTTPException(404, "no such inquiry")
         entries = await handlers.history(uow, found.id)
+    await _audit(ctx, request, caller, found.id, "inquiry.history")
     return [HistoryItem.of(entry) for entry in entries]

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
+from auth import staff_headers
 
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
@@ -37,7 +38,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # Wednesday, 10:00 in Chicago
 STAFF_FILE = Path(__file__).parents[2] / "services" / "routing" / "data" / "staff_demo.yaml"
 STAFF = "network-1-staff-1"  # school 609794 is in Network 1
-HEADERS: dict[str, str] = {}
+CENTRAL = staff_headers(staff_id="central-staff-1", role="central_staff", network_id="central")
+NETWORK_1 = staff_headers(staff_id=STAFF, role="network_staff", network_id="network-1")
+NETWORK_2 = staff_headers(staff_id="network-2-staff-1", role="network_staff", network_id="network-2")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -53,8 +56,14 @@ async def env(module_platform: PlatformSettings, topics: tuple[str, ...]) -> Asy
         await stack.enter_async_context(routing.router.lifespan_context(routing))
         await stack.enter_async_context(intake.router.lifespan_context(intake))
         client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://intake", headers=HEADERS)
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://intake", headers=CENTRAL)
         )
+
+        async def staff_known() -> bool:  # intake follows routing's staff directory (staff.updated)
+            answers = [await client.get("/v1/inquiries", headers=h) for h in (CENTRAL, NETWORK_1, NETWORK_2)]
+            return all(a.status_code == 200 for a in answers)
+
+        await eventually(staff_known, timeout=30)
         producer = create_producer(module_platform, client_id="lifecycle-test")
         await producer.start()
         stack.push_async_callback(producer.stop)
@@ -108,7 +117,8 @@ async def assigned(env: dict[str, Any]) -> dict[str, Any]:
 
 
 async def post(env: dict[str, Any], inquiry_id: str, action: str, body: dict[str, Any], **headers: str) -> Any:
-    return await env["intake"].post(f"/v1/inquiries/{inquiry_id}/{action}", json=body, headers=headers)
+    """As a network 1 staff member, unless ``headers`` say otherwise."""
+    return await env["intake"].post(f"/v1/inquiries/{inquiry_id}/{action}", json=body, headers={**NETWORK_1, **headers})
 
 
 async def history(env: dict[str, Any], inquiry_id: str) -> list[dict[str, Any]]:
@@ -163,7 +173,7 @@ async def test_every_transition_changes_the_status_and_publishes_its_event_keyed
     events = await events_of(env["platform"], inquiry["id"], 1 + len(steps))
     assert [e["event_type"] for e in events] == ["inquiry.submitted", *(s[3] for s in steps)]
     lifecycle_events = events[1:]
-    assert all(e["by"] == "anonymous" or e["by"] == STAFF for e in lifecycle_events)
+    assert all(e["by"] == STAFF for e in lifecycle_events)
     assert "Called the school office." not in json.dumps(events) and "The 3rd and the 5th." not in json.dumps(events)
     assert lifecycle_events[2]["question"] == "Which dates were marked?"
     assert lifecycle_events[4]["summary"] == "Both days are corrected."
@@ -285,12 +295,13 @@ async def test_the_same_parent_student_and_category_is_linked_as_a_likely_duplic
     assert events[1]["event_type"] == "inquiry.linked" and events[1]["relation"] == "likely_duplicate_of"
     assert events[1]["linked_inquiry_id"] == first["id"]
 
-    linked = await post(env, other_grade["id"], "link", {"duplicate_of": first["reference"]})
+    # Central staff see them before routing has assigned them.
+    linked = await post(env, other_grade["id"], "link", {"duplicate_of": first["reference"]}, **CENTRAL)
     assert linked.status_code == 200, linked.text
     assert [(x["inquiry_id"], x["relation"]) for x in linked.json()["links"]] == [(first["id"], "duplicate_of")]
-    again = await post(env, other_grade["id"], "link", {"duplicate_of": first["id"]})
+    again = await post(env, other_grade["id"], "link", {"duplicate_of": first["id"]}, **CENTRAL)
     assert again.status_code == 409
-    itself = await post(env, other_grade["id"], "link", {"duplicate_of": other_grade["id"]})
+    itself = await post(env, other_grade["id"], "link", {"duplicate_of": other_grade["id"]}, **CENTRAL)
     assert itself.status_code == 422 and itself.json()["errors"][0]["field"] == "duplicate_of"
 
 
@@ -316,12 +327,13 @@ async def test_the_queue_filters_searches_by_reference_and_pages(env: dict[str, 
     listed = await env["intake"].get("/v1/inquiries", params={"category": "transportation", "limit": 2})
     assert listed.status_code == 200, listed.text
     page = listed.json()
-    assert [i["id"] for i in page["items"]] == [inquiries[2]["id"], inquiries[1]["id"]]
+    newest_first = sorted((i["id"] for i in inquiries), reverse=True)  # one fixed clock: same time, then by id
+    assert [i["id"] for i in page["items"]] == newest_first[:2]
     assert "parent" not in page["items"][0]
     rest = await env["intake"].get(
         "/v1/inquiries", params={"category": "transportation", "limit": 2, "cursor": page["next_cursor"]}
     )
-    assert inquiries[0]["id"] in [i["id"] for i in rest.json()["items"]]
+    assert rest.json()["items"][0]["id"] == newest_first[2]
     by_reference = await env["intake"].get("/v1/inquiries", params={"reference": inquiries[1]["reference"].lower()})
     assert [i["id"] for i in by_reference.json()["items"]] == [inquiries[1]["id"]]
     bad = await env["intake"].get("/v1/inquiries", params={"cursor": "bm90LWEtY3Vyc29y", "status": "lost"})
@@ -356,3 +368,20 @@ async def test_past_the_reopen_window_the_case_closes_by_itself_and_a_reopen_ope
     assert (await get(env, inquiry["id"]))["status"] == "closed"
     new_events = await events_of(env["platform"], new["id"], 2)
     assert [e["event_type"] for e in new_events] == ["inquiry.submitted", "inquiry.linked"]
+
+
+async def test_another_network_s_staff_get_the_404_of_an_unknown_inquiry_and_nobody_signed_in_gets_401(
+    env: dict[str, Any],
+) -> None:
+    inquiry = await assigned(env)
+    for path in (f"/v1/inquiries/{inquiry['id']}", f"/v1/inquiries/{inquiry['id']}/history"):
+        assert (await env["intake"].get(path, headers=NETWORK_2)).status_code == 404
+        assert (await env["intake"].get(path, headers=NETWORK_1)).status_code == 200
+    assert (await post(env, inquiry["id"], "acknowledge", {}, **NETWORK_2)).status_code == 404
+    listed = await env["intake"].get("/v1/inquiries", params={"reference": inquiry["reference"]}, headers=NETWORK_2)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    anonymous = httpx.AsyncClient(transport=env["intake"]._transport, base_url="http://intake")
+    async with anonymous:
+        assert (await anonymous.get(f"/v1/inquiries/{inquiry['id']}/history")).status_code == 401
+        assert (await anonymous.post(f"/v1/inquiries/{inquiry['id']}/acknowledge", json={})).status_code == 401
+    assert (await get(env, inquiry["id"]))["status"] == "assigned"
