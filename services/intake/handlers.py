@@ -28,7 +28,13 @@ from shared.contracts.lifecycle import (
     InquiryWaitingOnParent,
     LifecycleEvent,
 )
-from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from shared.contracts.notifications import (
+    NotificationDeliveryReported,
+    NotificationFailed,
+    NotificationRetrying,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
@@ -148,7 +154,9 @@ RoutingEvent = (
     | InquiryRerouted
     | InquiryReassigned
 )
-NotifyEvent = NotificationSent | NotificationFailed | NotificationSuppressed
+NotifyEvent = (
+    NotificationSent | NotificationFailed | NotificationSuppressed | NotificationRetrying | NotificationDeliveryReported
+)
 
 
 async def apply_routing_events(uow: IntakeUnitOfWork, events: Sequence[RoutingEvent]) -> None:
@@ -186,7 +194,8 @@ async def apply_assignments(uow: IntakeUnitOfWork, events: Sequence[InquiryAssig
 
 
 async def record_notifications(uow: IntakeUnitOfWork, events: Sequence[NotifyEvent]) -> None:
-    """Notify's outcomes (sent, failed, suppressed) in each case's history; no address travels in them."""
+    """Notify's outcomes (sent, failed, suppressed, retrying, the provider's delivery report) in each case's history;
+    no address travels in them."""
     await uow.inquiries.add_history(entries=[_entry(event, source="notify", by=None) for event in events])
 
 

@@ -13,7 +13,13 @@ from services.intake.unit_of_work import IntakeUnitOfWork
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import SubmissionRejected, SubmitInquiry
-from shared.contracts.notifications import NotificationFailed, NotificationSent, NotificationSuppressed
+from shared.contracts.notifications import (
+    NotificationDeliveryReported,
+    NotificationFailed,
+    NotificationRetrying,
+    NotificationSent,
+    NotificationSuppressed,
+)
 from shared.contracts.routing import (
     InquiryAssigned,
     InquiryDeadlineMoved,
@@ -110,7 +116,13 @@ class NotifyEventsSubscriber(EventSubscriber[handlers.NotifyEvent, IntakeUnitOfW
     """``psc.notify.events``: what was sent to the parent, or why not, in the case's history (stored once each)."""
 
     name = "notify-events"
-    handles = (NotificationSent, NotificationFailed, NotificationSuppressed)
+    handles = (
+        NotificationSent,
+        NotificationFailed,
+        NotificationSuppressed,
+        NotificationRetrying,
+        NotificationDeliveryReported,
+    )
 
     async def handle(self, uow: IntakeUnitOfWork, batch: list[Incoming[handlers.NotifyEvent]]) -> None:
         await handlers.record_notifications(uow, [item.message for item in batch])

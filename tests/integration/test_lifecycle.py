@@ -27,7 +27,7 @@ from services.routing.app import create_app as create_routing
 from services.routing.settings import RoutingSettings
 from shared.clock import FixedClock
 from shared.contracts.envelope import Event, kafka_headers, to_bytes
-from shared.contracts.notifications import NotificationSent
+from shared.contracts.notifications import NotificationRetrying, NotificationSent
 from shared.contracts.routing import InquirySlaWarning
 from shared.contracts.topics import INQUIRY_EVENTS, NOTIFICATION_EVENTS, ROUTING_EVENTS
 from shared.kafka.connection import client_options, create_producer
@@ -248,6 +248,18 @@ async def test_routing_s_and_notify_s_events_fold_into_the_history_in_order_once
         template="inquiry_received",
         language="en",
     )
+    retrying = NotificationRetrying(
+        inquiry_id=inquiry["id"],
+        occurred_at=now + timedelta(seconds=1, milliseconds=500),
+        correlation_id="notify-test",
+        delivery_id=uuid.uuid4(),
+        channel="sms",
+        template="inquiry_received",
+        language="en",
+        attempt=1,
+        reason="provider answered 503",
+        next_attempt_at=now + timedelta(minutes=1),
+    )
     warning = InquirySlaWarning(
         inquiry_id=inquiry["id"],
         occurred_at=now + timedelta(seconds=2),
@@ -257,7 +269,8 @@ async def test_routing_s_and_notify_s_events_fold_into_the_history_in_order_once
         network_id="network-1",
         escalates_at=now + timedelta(hours=4),
     )
-    for event, topic in [(sent, NOTIFICATION_EVENTS), (warning, ROUTING_EVENTS)] * 2:  # each delivered twice
+    pairs = [(sent, NOTIFICATION_EVENTS), (retrying, NOTIFICATION_EVENTS), (warning, ROUTING_EVENTS)]
+    for event, topic in pairs * 2:  # each delivered twice
         await publish(env, topic, event)
 
     async def folded() -> list[dict[str, Any]] | None:
@@ -271,9 +284,11 @@ async def test_routing_s_and_notify_s_events_fold_into_the_history_in_order_once
         ("inquiry.submitted", "intake"),
         ("inquiry.assigned", "routing"),
         ("notification.sent", "notify"),
+        ("notification.retrying", "notify"),
         ("inquiry.sla_warning", "routing"),
     ]
-    assert entries[2]["detail"]["channel"] == "email" and entries[3]["detail"]["clock"] == "first_response"
+    assert entries[2]["detail"]["channel"] == "email" and entries[4]["detail"]["clock"] == "first_response"
+    assert entries[3]["detail"]["attempt"] == 1
 
 
 async def test_the_same_parent_student_and_category_is_linked_as_a_likely_duplicate_and_staff_link_others(
