@@ -23,6 +23,7 @@ from psc.arguments import parse_replicas, parse_since
 
 if TYPE_CHECKING:
     from devstack.stack import Stack, StackInfo
+    from shared.auth.principal import Role
     from shared.settings import PlatformSettings
 
 app = typer.Typer(help="Parent Support Center platform", no_args_is_help=True, add_completion=False)
@@ -217,6 +218,117 @@ def load_schools(
         f"loaded {loaded['schools']} schools; {loaded['moved_schools']} changed network;"
         f" {loaded['rerouted']} open inquiries rerouted"
     )
+
+
+users_app = typer.Typer(
+    help="Staff accounts: add, disable, list (by PSC_DATABASE_URL, like the services)", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+
+_ROLES = "network_staff, psa, central_staff or auditor"
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="The staff id they sign in as (routing's directory id)")],
+    role: Annotated[str, typer.Option("--role", help=_ROLES)],
+    network: Annotated[
+        str, typer.Option("--network", help="Their network's id (central staff and auditors: 'central')")
+    ] = "central",
+    name: Annotated[str | None, typer.Option("--name", help="Name shown to colleagues (default: the username)")] = None,
+    generate_password: Annotated[
+        bool, typer.Option("--generate-password", help="Make up a password and print it (else you are asked)")
+    ] = False,
+) -> None:
+    """Add a staff member with a password (or change an existing one's role, network and password).
+
+    The staff member goes into routing's directory (announced as staff.updated, which intake follows; they can
+    sign in once intake has it, in a second or two) and the password's argon2 hash into intake."""
+    from psc.users import UserError, add_users, generated_password
+    from shared.auth.principal import network_of
+    from shared.contracts.text import is_storable
+    from shared.settings import PlatformSettings
+
+    checked_role = _parsed("--role", lambda: _role(role))
+    if not (0 < len(username) <= 100 and is_storable(username) and username.strip() == username):
+        raise typer.BadParameter(
+            "must be 1 to 100 characters of text, no leading or trailing spaces", param_hint="USERNAME"
+        )
+    if generate_password:
+        password = generated_password()
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 12:
+            raise typer.BadParameter("must be at least 12 characters", param_hint="password")
+    settings = PlatformSettings()
+    try:
+        asyncio.run(add_users(settings, [(username, checked_role, network, name or username, password)]))
+    except UserError as exc:
+        print(f"psc users add: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"psc users add: {_unreachable(exc, settings)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(f"added {username} ({checked_role.value}, network {network_of(checked_role, network)})")
+    if generate_password:
+        print(f"password: {password}")
+
+
+def _role(role: str) -> Role:
+    from shared.auth.principal import Role
+
+    try:
+        return Role(role)
+    except ValueError:
+        raise ValueError(f"must be {_ROLES}") from None
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="The staff id")]) -> None:
+    """Disable a user: their password stops working and their tokens are refused at once; they become inactive in
+    routing's directory (no more inquiries are given to them)."""
+    from psc.users import UserError, disable_user
+    from shared.settings import PlatformSettings
+
+    settings = PlatformSettings()
+    try:
+        asyncio.run(disable_user(settings, username))
+    except UserError as exc:
+        print(f"psc users disable: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"psc users disable: {_unreachable(exc, settings)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(f"disabled {username}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user with a password: role, network, and whether they may sign in."""
+    from psc.users import UserError, list_users
+    from shared.settings import PlatformSettings
+
+    settings = PlatformSettings()
+    try:
+        users = asyncio.run(list_users(settings))
+    except UserError as exc:
+        print(f"psc users list: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"psc users list: {_unreachable(exc, settings)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    rows = [("USERNAME", "ROLE", "NETWORK", "STATUS")]
+    for user in users:
+        if user.disabled:
+            status = "disabled"
+        elif user.active is None:
+            status = "pending (intake has not heard of them from routing yet)"
+        else:
+            status = "active" if user.active else "inactive in routing's directory"
+        rows.append((user.username, user.role or "?", user.network_id or "?", status))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
 
 
 def _unreachable(exc: BaseException, settings: PlatformSettings) -> str:
