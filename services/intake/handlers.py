@@ -120,29 +120,29 @@ async def record_submissions(
             outcomes.append(Replayed(existing_id))
         else:
             outcomes.append(KeyReused(new.idempotency_key))
+    stored: dict[UUID, UUID] = {}
+    if duplicate_window is not None and created:  # looked up before the new ones are stored: one query a batch
+        stored = await uow.inquiries.likely_duplicates(inquiries=created, since=now - duplicate_window)
     await uow.inquiries.add(inquiries=created)
     await uow.status_pages.add_tokens(digests=tokens)
     await uow.inquiries.add_history(entries=history)
     if duplicate_window is not None:
-        await _link_likely_duplicates(uow, created, since=now - duplicate_window, now=now)
+        await _link_likely_duplicates(uow, created, stored, now=now)
     return outcomes
 
 
 async def _link_likely_duplicates(
-    uow: IntakeUnitOfWork, created: Sequence[Inquiry], *, since: datetime, now: datetime
+    uow: IntakeUnitOfWork, created: Sequence[Inquiry], stored: dict[UUID, UUID], *, now: datetime
 ) -> None:
-    """Each new inquiry is linked to the latest earlier one of the same parent, student and category (stored, or
-    earlier in the same batch), never merged: staff see both."""
+    """Each new inquiry is linked to the latest earlier one of the same parent, student and category (earlier in
+    the same batch, else ``stored``: the latest such one already stored), never merged: staff see both."""
     for k, inquiry in enumerate(created):
         earlier = [
             i.id for i in reversed(created[:k]) if domain.same_parent_and_student(i.submission, inquiry.submission)
         ]
-        if not earlier:
-            earlier = await uow.inquiries.likely_duplicates(
-                submission=inquiry.submission, since=since, not_id=inquiry.id
-            )
-        if earlier:
-            await _link(uow, inquiry, earlier[0], relation="likely_duplicate_of", by=SYSTEM, now=now)
+        duplicate_of = earlier[0] if earlier else stored.get(inquiry.id)
+        if duplicate_of is not None:
+            await _link(uow, inquiry, duplicate_of, relation="likely_duplicate_of", by=SYSTEM, now=now)
 
 
 RoutingEvent = (

@@ -242,23 +242,29 @@ class InquiryRepository:
         )
         return [Link(**dict(row)) for row in rows]
 
-    async def likely_duplicates(self, *, submission: InquirySubmission, since: datetime, not_id: UUID) -> list[UUID]:
-        """Inquiries since ``since`` of the same category, student and parent (``domain.same_parent_and_student``),
-        newest first."""
+    async def likely_duplicates(self, *, inquiries: Sequence[Inquiry], since: datetime) -> dict[UUID, UUID]:
+        """For each of ``inquiries``, the latest stored inquiry since ``since`` of the same category, student and
+        parent (``domain.same_parent_and_student``), if any. One query, through the index on school and category."""
+        if not inquiries:
+            return {}
+        subs = [i.submission for i in inquiries]
         rows = await self._conn.fetch(
-            "SELECT id FROM inquiries WHERE student ->> 'school_id' = $1 AND category = $2 AND created_at >= $3"
-            " AND id <> $4 AND student ->> 'grade' = $5"
-            " AND (lower(parent ->> 'email') = lower($6) OR parent ->> 'mobile_phone' = $7)"
-            " ORDER BY created_at DESC, id DESC LIMIT 5",
-            str(submission.student.school_id),
-            submission.category.value,
+            "SELECT c.id, d.id AS duplicate_of"
+            " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+            " AS c(id, school, category, grade, email, phone)"
+            " CROSS JOIN LATERAL (SELECT i.id FROM inquiries i WHERE i.student ->> 'school_id' = c.school"
+            " AND i.category = c.category AND i.created_at >= $7 AND i.id <> c.id AND i.student ->> 'grade' = c.grade"
+            " AND (lower(i.parent ->> 'email') = lower(c.email) OR i.parent ->> 'mobile_phone' = c.phone)"
+            " ORDER BY i.created_at DESC, i.id DESC LIMIT 1) AS d",
+            [i.id for i in inquiries],
+            [str(s.student.school_id) for s in subs],
+            [s.category.value for s in subs],
+            [s.student.grade for s in subs],
+            [s.parent.email for s in subs],
+            [s.parent.mobile_phone for s in subs],
             since,
-            not_id,
-            submission.student.grade,
-            submission.parent.email,
-            submission.parent.mobile_phone,
         )
-        return [row["id"] for row in rows]
+        return {row["id"]: row["duplicate_of"] for row in rows}
 
     async def find_action_key(self, *, key: str) -> tuple[str, UUID] | None:
         """A staff action's key seen before: its fingerprint and the inquiry it answered with."""

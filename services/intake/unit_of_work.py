@@ -13,7 +13,6 @@ from asyncpg.pool import PoolConnectionProxy
 from services.intake.domain import HistoryEntry, Inquiry, Link, Note, QueueFilter
 from services.intake.parents import Attempts, ParentRecord
 from services.intake.repository import InquiryRepository, StatusPageRepository
-from shared.contracts.inquiries import InquirySubmission
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 
@@ -46,9 +45,7 @@ class Inquiries(Protocol):
 
     async def links(self, *, inquiry_id: UUID, both_ways: bool = False) -> list[Link]: ...
 
-    async def likely_duplicates(
-        self, *, submission: InquirySubmission, since: datetime, not_id: UUID
-    ) -> list[UUID]: ...
+    async def likely_duplicates(self, *, inquiries: Sequence[Inquiry], since: datetime) -> dict[UUID, UUID]: ...
 
     async def find_action_key(self, *, key: str) -> tuple[str, UUID] | None: ...
 

@@ -338,3 +338,11 @@ async def test_the_parent_sees_only_the_notes_marked_visible() -> None:
     view = await handlers.parent_view(uow, str(inquiry_id))
     assert view is not None
     assert [n.text for n in view[1]] == ["We called the school.", "Which dates?"]
+
+
+async def test_within_one_batch_the_later_submission_links_to_the_earlier_one_only() -> None:
+    uow = FakeIntakeUnitOfWork()
+    news = [NewSubmission(SUBMISSION, source="kafka", correlation_id=f"c-{k}", idempotency_key=None) for k in (1, 2)]
+    outcomes = await handlers.record_submissions(uow, news, now=NOW, reference_prefix="PSC")
+    first, second = (o.inquiry.id for o in outcomes if isinstance(o, handlers.Created))
+    assert [(link.inquiry_id, link.linked_inquiry_id) for link in uow.inquiries.link_rows.values()] == [(second, first)]

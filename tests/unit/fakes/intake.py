@@ -110,13 +110,17 @@ class FakeInquiries:
             if link.inquiry_id == inquiry_id or (both_ways and link.linked_inquiry_id == inquiry_id)
         ]
 
-    async def likely_duplicates(self, *, submission: InquirySubmission, since: datetime, not_id: UUID) -> list[UUID]:
-        found = [
-            i
-            for i in self.by_id.values()
-            if i.id != not_id and i.created_at >= since and same_parent_and_student(i.submission, submission)
-        ]
-        return [i.id for i in sorted(found, key=lambda i: (i.created_at, i.id), reverse=True)]
+    async def likely_duplicates(self, *, inquiries: Sequence[Inquiry], since: datetime) -> dict[UUID, UUID]:
+        found: dict[UUID, UUID] = {}
+        for new in inquiries:
+            same = [
+                i
+                for i in self.by_id.values()
+                if i.id != new.id and i.created_at >= since and same_parent_and_student(i.submission, new.submission)
+            ]
+            if same:
+                found[new.id] = max(same, key=lambda i: (i.created_at, i.id)).id
+        return found
 
     async def find_action_key(self, *, key: str) -> tuple[str, UUID] | None:
         return self.action_keys.get(key)
