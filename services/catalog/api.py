@@ -1,4 +1,5 @@
-"""The catalog's HTTP API: search the directory, read one resource, add or change one.
+"""The catalog's HTTP API: search the directory, read one resource, add or change one (staff who may act).
+The HSDS-shaped routes, events and referrals are in ``directory_api.py``.
 
 Every route passes ``shared.http.authorize`` (set on the app).
 """
@@ -13,17 +14,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.catalog import handlers
-from services.catalog.domain import ResourceQuery, normalise_query
+from services.catalog.querying import NO_SYNONYMS, Synonyms
+from services.catalog.searching import SearchParameters, search
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
+from shared.auth import PUBLIC, Actor
 from shared.clock import Clock
-from shared.contracts.catalog import (
-    LanguageCode,
-    ResourceCategory,
-    ResourceId,
-    ResourceUpsert,
-    ResourceView,
-    SearchWords,
-)
+from shared.contracts.catalog import ResourceId, ResourceUpsert, ResourceView
 from shared.http import Problem, ValidationProblem, context_of, correlation_id_of
 from shared.service import ServiceRuntime
 
@@ -36,6 +32,8 @@ class CatalogContext:
 
     runtime: ServiceRuntime
     clock: Clock
+    synonyms: Synonyms = NO_SYNONYMS
+    referral_reply_business_days: int = 3
 
     def unit_of_work(self) -> PostgresCatalogUnitOfWork:
         return self.runtime.unit_of_work(PostgresCatalogUnitOfWork)
@@ -58,21 +56,20 @@ ServiceIdPath = Annotated[
 ]
 
 
-@router.get("/resources", response_model=ResourceResults, summary="Search the directory of district resources")
+@router.get(
+    "/resources",
+    response_model=ResourceResults,
+    responses={422: {"model": ValidationProblem}},
+    summary="Search the directory of district resources",
+    dependencies=[PUBLIC],
+)
 async def search_resources(
     ctx: Context,
-    q: Annotated[
-        SearchWords | None,
-        Query(description="Words to look for ('IEP workshop', 'attend'); none lists every service"),
-    ] = None,
-    category: Annotated[ResourceCategory | None, Query(description="Only services under this category")] = None,
-    language: Annotated[LanguageCode | None, Query(description="Only services offered in this language")] = None,
+    filters: Annotated[SearchParameters, Depends()],
     limit: Annotated[int, Query(ge=1, le=100, description="Most results to return")] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Results to skip")] = 0,
 ) -> ResourceResults:
-    query = ResourceQuery(q=normalise_query(q), category=category, language=language, limit=limit, offset=offset)
-    async with ctx.unit_of_work() as uow:
-        page = await handlers.find_resources(uow, query)
+    page = await search(ctx, filters, filters.q, limit=limit, offset=offset)
     return ResourceResults(total=page.total, results=page.results)
 
 
@@ -81,6 +78,7 @@ async def search_resources(
     response_model=ResourceView,
     responses={404: {"model": Problem}},
     summary="Read one resource",
+    dependencies=[PUBLIC],
 )
 async def get_resource(service_id: ServiceIdPath, ctx: Context) -> ResourceView:
     async with ctx.unit_of_work() as uow:
@@ -101,7 +99,12 @@ async def get_resource(service_id: ServiceIdPath, ctx: Context) -> ResourceView:
     summary="Add or change a resource (with its organization, locations, phones, languages and categories)",
 )
 async def put_resource(
-    service_id: ServiceIdPath, body: ResourceUpsert, ctx: Context, request: Request, response: Response
+    service_id: ServiceIdPath,
+    body: ResourceUpsert,
+    ctx: Context,
+    request: Request,
+    response: Response,
+    _staff: Actor,
 ) -> ResourceView | JSONResponse:
     async with ctx.unit_of_work() as uow:
         outcome = await handlers.apply_upsert(

@@ -12,17 +12,29 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from services.catalog import api, handlers
+from services.catalog import api, directory_api, handlers
 from services.catalog.api import CatalogContext
 from services.catalog.domain import SeedCatalog
+from services.catalog.places import School, read_school_list
+from services.catalog.querying import parse_synonyms
 from services.catalog.settings import CatalogSettings
 from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.clock import Clock
-from shared.contracts.catalog import LookupRejected, LookupReplied, ResourceUpdated, ResourceUpsertRejected
+from shared.contracts.catalog import (
+    InquiryReferralAnswered,
+    InquiryReferred,
+    LookupRejected,
+    LookupReplied,
+    ResourceUpdated,
+    ResourceUpsertRejected,
+)
 from shared.contracts.topics import CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS
 from shared.http import create_http_app
+from shared.logging import get_logger
 from shared.service import run_service, running_service
+
+log = get_logger(__name__)
 
 NAME = "catalog"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,13 +48,15 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_service(app, name=NAME, settings=settings, migrations=MIGRATIONS) as runtime:
             seed = await _read_seed(settings.seed_path)
+            synonyms = parse_synonyms(await asyncio.to_thread(settings.synonyms_path.read_text))
+            schools = await _read_schools(settings.schools_csv)
             async with runtime.unit_of_work(PostgresCatalogUnitOfWork) as uow:
-                await handlers.prepare_directory(uow, seed, now=clock.now())
+                await handlers.prepare_directory(uow, seed, now=clock.now(), schools=schools, synonyms=synonyms)
             reply_topics = ReplyTopics(
                 lambda: _broker_topics(runtime.producer), refresh_after=settings.reply_topics_refresh_seconds
             )
             runtime.subscribe(
-                LookupsSubscriber(clock=clock, reply_topics=reply_topics),
+                LookupsSubscriber(clock=clock, reply_topics=reply_topics, synonyms=synonyms),
                 topic=CATALOG_LOOKUPS,
                 unit_of_work=PostgresCatalogUnitOfWork,
             )
@@ -53,8 +67,11 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
                 CATALOG_EVENTS,
                 ResourceUpdated,
                 ResourceUpsertRejected,
+                InquiryReferred,
+                InquiryReferralAnswered,
                 description="A service was added or changed, keyed by its id; or an upsert was refused, keyed by its "
-                "correlation id.",
+                "correlation id; an inquiry was referred to a department or the department answered, keyed by the "
+                "inquiry id.",
             )
             runtime.publishes(
                 CATALOG_REPLIES,
@@ -64,7 +81,9 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
                 "request's reply_to names when the broker has it.",
             )
             await runtime.start()
-            app.state.context = CatalogContext(runtime, clock)
+            app.state.context = CatalogContext(
+                runtime, clock, synonyms=synonyms, referral_reply_business_days=settings.referral_reply_business_days
+            )
             yield
 
     app = create_http_app(
@@ -75,6 +94,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
         settings=settings,
     )
     app.include_router(api.router)
+    app.include_router(directory_api.router)
     return app
 
 
@@ -83,6 +103,16 @@ async def _read_seed(path: Path | None) -> SeedCatalog | None:
     if path is None:
         return None
     return SeedCatalog.model_validate_json(await asyncio.to_thread(path.read_bytes))
+
+
+async def _read_schools(path: Path | None) -> list[School]:
+    """The school list's schools (a bad line is logged by number and left out), or none."""
+    if path is None:
+        return []
+    schools, problems = read_school_list(await asyncio.to_thread(path.read_text))
+    for problem in problems:
+        log.warning("school list line left out", file=path.name, line=problem.line, reason=problem.reason)
+    return schools
 
 
 async def _broker_topics(producer: AIOKafkaProducer) -> set[str]:

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
+from services.catalog.querying import NO_SYNONYMS, Synonyms, fold, parse_query, telling, tsquery
+from services.catalog.schedules import schedule_problems
 from shared.contracts.catalog import (
+    ContactDetails,
     DirectoryOnlyCategory,
     LanguageCode,
     LocationDetails,
+    LocationView,
     LookupReplied,
     LookupResources,
     OrganizationDetails,
@@ -28,6 +30,8 @@ from shared.contracts.catalog import (
     ResourceUpdated,
     ResourceUpsert,
     ResourceView,
+    ScheduleDetails,
+    ScheduleView,
     ServiceDetails,
 )
 from shared.contracts.envelope import FieldError, FrozenModel
@@ -97,8 +101,50 @@ def language_name(code: str) -> str | None:
 
 # --- Searching ----------------------------------------------------------------------------------------------------
 
-MAX_SEARCH_TERMS = 12
-_WORD = re.compile(r"[^\W_]+")
+
+@dataclass(frozen=True)
+class Near:
+    """A point to measure from and the radius (km) to stay within."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What a result must satisfy besides the words (all optional)."""
+
+    category: ResourceCategory | None = None
+    language: str | None = None
+    network: str | None = None
+    grade: int | None = None
+    open_at: datetime | None = None
+    near: Near | None = None
+
+
+@dataclass(frozen=True)
+class LocationFilters:
+    """What a listed location must satisfy (all optional)."""
+
+    kind: str | None = None
+    network: str | None = None
+    grade: int | None = None
+    language: str | None = None
+    bilingual_services: bool | None = None
+    organization_id: str | None = None
+    near: Near | None = None
+
+
+@dataclass(frozen=True)
+class EventSchedule:
+    """An event's schedule with the service that holds it and where it takes place."""
+
+    service_id: str
+    service_name: str
+    service_name_es: str | None
+    schedule: ScheduleView
+    location: LocationView | None
 
 
 @dataclass(frozen=True)
@@ -110,13 +156,30 @@ class ResourceQuery:
     language: str | None = None
     limit: int = 20
     offset: int = 0
+    network: str | None = None
+    grade: int | None = None
+    open_at: datetime | None = None
+    near: Near | None = None
+
+    @property
+    def filters(self) -> SearchFilters:
+        return SearchFilters(
+            category=self.category,
+            language=self.language,
+            network=self.network,
+            grade=self.grade,
+            open_at=self.open_at,
+            near=self.near,
+        )
 
 
 @dataclass(frozen=True)
 class FullText:
-    """Match the search document against a tsquery (PostgreSQL ``to_tsquery('english', ...)`` syntax)."""
+    """Match the search document against a tsquery (``to_tsquery`` syntax, read by both configurations); ``text``, the
+    words as typed (folded), lifts a service whose name is close to them."""
 
     tsquery: str
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,7 +191,7 @@ class Fuzzy:
 
 @dataclass(frozen=True)
 class Everything:
-    """No words given: every active service, alphabetically."""
+    """No words given: every active service, nearest first when a point is given, else alphabetically."""
 
 
 Match = FullText | Fuzzy | Everything
@@ -148,52 +211,21 @@ def normalise_query(q: str | None) -> str | None:
     return text or None
 
 
-def search_terms(q: str) -> list[str]:
-    """The words of a query, each once, in order. Punctuation separates words and never reaches the tsquery, so a
-    query cannot inject tsquery operators; single letters say nothing and would match half the directory as a
-    prefix, so they are dropped (single digits are kept: 'grade 8').
-    """
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(q.lower()):
-        if len(word) > 1 or word.isdigit():
-            seen.setdefault(word, None)
-    return list(seen)[:MAX_SEARCH_TERMS]
-
-
-def prefix_tsquery(terms: Iterable[str], *, require: Literal["all", "any"]) -> str:
-    """Each word as a prefix ('attend:*' finds 'attendance'), all of them required or any one enough.
-
-    PostgreSQL stems each word with the english configuration before matching, as it stemmed the documents.
-    """
-    operator = " & " if require == "all" else " | "
-    return operator.join(f"{term}:*" for term in terms)
-
-
-# Words that nearly every resource shares: alone they decide nothing, and in an any-word search they would rank
-# "help with the bus" under "GoCPS Enrollment Help" rather than transportation.
-TOO_COMMON_TO_DECIDE = frozenset(
-    {
-        "help", "need", "needs", "question", "questions", "information", "info", "want", "get", "please", "problem",
-        "child", "children", "kid", "kids", "son", "daughter", "student", "students", "school", "schools",
-        "parent", "parents", "family", "families", "cps", "chicago", "public",
-    }
-)  # fmt: skip
-
-
-def search_plan(q: str | None) -> list[Match]:
-    """The ways to look, tried in order until one finds something: every word; then any telling word (a parent's
-    sentence rarely has all its words in one description); then a fuzzy match on names, for a typo.
+def search_plan(q: str | None, synonyms: Synonyms = NO_SYNONYMS) -> list[Match]:
+    """The ways to look, tried in order until one finds something: every clause (a word, a phrase, or a word with its
+    synonyms); then any telling clause (a parent's sentence rarely has all its words in one description); then a
+    fuzzy match on names. (The handler adds a second round with misspelt words corrected.)
     """
     text = normalise_query(q)
     if text is None:
         return [Everything()]
-    terms = search_terms(text)
+    parsed = parse_query(text, synonyms)
     plan: list[Match] = []
-    if terms:
-        plan.append(FullText(prefix_tsquery(terms, require="all")))
-        telling = [term for term in terms if term not in TOO_COMMON_TO_DECIDE]
-        if telling and (len(telling) > 1 or telling != terms):  # else it would repeat the every-word search
-            plan.append(FullText(prefix_tsquery(telling, require="any")))
+    if not parsed.empty:
+        plan.append(FullText(tsquery(parsed.clauses, require="all"), fold(text)))
+        decisive = telling(parsed)
+        if decisive and (len(decisive) > 1 or decisive != parsed.clauses):
+            plan.append(FullText(tsquery(decisive, require="any"), fold(text)))
     plan.append(Fuzzy(text))
     return plan
 
@@ -210,7 +242,7 @@ def query_of_lookup(request: LookupResources) -> ResourceQuery:
 
 def query_key(query: ResourceQuery) -> tuple[object, ...]:
     """Two requests with the same key get the same page (a batch answers each distinct search once)."""
-    return (query.q, query.category, query.language, query.limit, query.offset)
+    return (query.q, query.category, query.language, query.limit, query.offset, query.filters)
 
 
 # --- Upserts ------------------------------------------------------------------------------------------------------
@@ -229,6 +261,14 @@ def upsert_problems(upsert: ResourceUpsert) -> list[FieldError]:
     problems += _repeats("languages", list(upsert.languages))
     problems += _repeats("locations", [location.id for location in upsert.locations], suffix=".id")
     problems += _repeats("phones", [(phone.number, phone.extension) for phone in upsert.phones], suffix=".number")
+    problems += _repeats("schedules", [schedule.id for schedule in upsert.schedules], suffix=".id")
+    problems += _repeats("service.grades", list(upsert.service.grades))
+    location_ids = {location.id for location in upsert.locations}
+    for i, schedule in enumerate(upsert.schedules):
+        problems += [
+            FieldError(field=f"schedules.{i}.{name}", reason=reason)
+            for name, reason in schedule_problems(schedule, location_ids)
+        ]
     for i, location in enumerate(upsert.locations):
         if (location.latitude is None) != (location.longitude is None):
             problems.append(
@@ -260,7 +300,9 @@ def fingerprint(upsert: ResourceUpsert) -> str:
     """Hash of what the upsert says about the service itself (not the organization's or locations' details, which
     are shared and compared column by column). The same upsert twice has the same fingerprint.
     """
-    owned = upsert.model_dump(mode="json", include={"service", "phones", "languages", "categories"})
+    owned = upsert.model_dump(
+        mode="json", include={"service", "phones", "languages", "categories", "contacts", "schedules"}
+    )
     owned["organization_id"] = upsert.organization.id
     owned["location_ids"] = [location.id for location in upsert.locations]
     return hashlib.sha256(json.dumps(owned, sort_keys=True).encode()).hexdigest()
@@ -299,6 +341,8 @@ class SeedService(ServiceDetails):
     phones: list[PhoneDetails] = Field(default_factory=list)
     languages: list[LanguageCode] = Field(min_length=1)
     categories: list[ResourceCategory] = Field(min_length=1)
+    contacts: list[ContactDetails] = Field(default_factory=list)
+    schedules: list[ScheduleDetails] = Field(default_factory=list)
 
 
 class SeedCatalog(FrozenModel):
@@ -346,6 +390,8 @@ def seed_upserts(seed: SeedCatalog) -> list[tuple[str, ResourceUpsert]]:
             phones=service.phones,
             languages=service.languages,
             categories=service.categories,
+            contacts=service.contacts,
+            schedules=service.schedules,
         )
         problems += [FieldError(field=f"services.{i}.{e.field}", reason=e.reason) for e in upsert_problems(upsert)]
         upserts.append((service.id, upsert))

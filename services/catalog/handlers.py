@@ -9,14 +9,28 @@ Searching: HTTP and lookups use ``find_resources``. Upserting: HTTP, the upserts
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
-from services.catalog import domain
-from services.catalog.domain import InvalidSeed, ResourcePage, ResourceQuery, SeedCatalog
+from services.catalog import domain, referrals
+from services.catalog.domain import EventSchedule, InvalidSeed, ResourcePage, ResourceQuery, SeedCatalog
+from services.catalog.places import School
+from services.catalog.querying import NO_SYNONYMS, Synonyms, parse_query, with_corrections
+from services.catalog.schedules import Occurrence, occurrences
 from services.catalog.unit_of_work import CatalogUnitOfWork
-from shared.contracts.catalog import LookupResources, ResourceUpsert, ResourceView
+from shared.contracts.catalog import (
+    LookupResources,
+    OrganizationDetails,
+    ReferInquiry,
+    ReferralReply,
+    ReferralView,
+    ResourceUpsert,
+    ResourceView,
+    Translation,
+)
 from shared.contracts.envelope import FieldError
 from shared.contracts.topics import CATALOG_EVENTS
 from shared.logging import get_logger
@@ -27,20 +41,40 @@ log = get_logger(__name__)
 # --- Searching ----------------------------------------------------------------------------------------------------
 
 
-async def find_resources(uow: CatalogUnitOfWork, query: ResourceQuery) -> ResourcePage:
-    """Try the domain's plan in order; the first way that finds anything answers (usually the first: one query)."""
+async def find_resources(
+    uow: CatalogUnitOfWork, query: ResourceQuery, synonyms: Synonyms = NO_SYNONYMS
+) -> ResourcePage:
+    """Try the domain's plan in order; the first way that finds anything answers (usually the first: one query).
+    Before the last resort (names by trigrams), the words the directory does not know are corrected to the nearest
+    ones it does ('atendance' → 'attendance', 'homless' → 'homeless') and the full-text searches run again.
+    """
+    plan = domain.search_plan(query.q, synonyms)
+    page = await _first_found(uow, query, [match for match in plan if not isinstance(match, domain.Fuzzy)])
+    if page.total or query.q is None:
+        return page
+    typed = parse_query(query.q, synonyms).typed_words
+    corrections = await uow.directory.correct_words(words=typed) if typed else {}
+    if corrections:
+        corrected = domain.search_plan(with_corrections(query.q, corrections), synonyms)
+        page = await _first_found(uow, query, [match for match in corrected if not isinstance(match, domain.Fuzzy)])
+        if page.total:
+            return page
+    return await _first_found(uow, query, [match for match in plan if isinstance(match, domain.Fuzzy)])
+
+
+async def _first_found(uow: CatalogUnitOfWork, query: ResourceQuery, matches: list[domain.Match]) -> ResourcePage:
     page = ResourcePage(total=0, results=[])
-    for match in domain.search_plan(query.q):
+    for match in matches:
         page = await uow.resources.search_services(
-            match=match,
-            category=query.category,
-            language=query.language,
-            limit=query.limit,
-            offset=query.offset,
+            match=match, filters=query.filters, limit=query.limit, offset=query.offset
         )
         if page.total:
             break
     return page
+
+
+async def point_of_school(uow: CatalogUnitOfWork, school_id: str) -> tuple[float, float] | None:
+    return await uow.directory.school_point(school_id=school_id)
 
 
 async def find_resource(uow: CatalogUnitOfWork, service_id: str) -> ResourceView | None:
@@ -69,7 +103,13 @@ UpsertOutcome = Applied | Refused
 
 
 async def apply_upsert(
-    uow: CatalogUnitOfWork, service_id: str, upsert: ResourceUpsert, *, now: datetime, correlation_id: str
+    uow: CatalogUnitOfWork,
+    service_id: str,
+    upsert: ResourceUpsert,
+    *,
+    now: datetime,
+    correlation_id: str,
+    refresh_lexicon: bool = True,
 ) -> UpsertOutcome:
     """Store the service with its organization and locations; emit ``ResourceUpdated`` for every service whose view
     changed (an organization's new name changes all of its services). An identical upsert changes nothing.
@@ -98,6 +138,8 @@ async def apply_upsert(
             languages=upsert.languages,
             categories=upsert.categories,
             location_ids=[location.id for location in upsert.locations],
+            contacts=upsert.contacts,
+            schedules=upsert.schedules,
         )
     touched = sorted(
         await resources.touch_services(
@@ -107,6 +149,8 @@ async def apply_upsert(
             now=now,
         )
     )
+    if touched and refresh_lexicon:
+        await uow.directory.refresh_lexicon(extra_words=[])
     views = await resources.get_services(service_ids=[*touched, service_id])
     for touched_id in touched:
         created = touched_id == service_id and written == "created"
@@ -117,9 +161,31 @@ async def apply_upsert(
     return Applied(views[service_id], created=written == "created", changed=service_id in touched)
 
 
-async def prepare_directory(uow: CatalogUnitOfWork, seed: SeedCatalog | None, *, now: datetime) -> None:
+SCHOOLS_ORGANIZATION = OrganizationDetails(
+    id="cps-schools",
+    name="Chicago Public Schools: schools",
+    description="The district's schools, each a location with its address, phone, network, grades and languages.",
+    website="https://www.cps.edu",
+    translations={
+        "es": Translation(
+            name="Escuelas Públicas de Chicago: escuelas",
+            description="Las escuelas del distrito, cada una con su dirección, teléfono, red, grados e idiomas.",
+        )
+    },
+)
+
+
+async def prepare_directory(
+    uow: CatalogUnitOfWork,
+    seed: SeedCatalog | None,
+    *,
+    now: datetime,
+    schools: Sequence[School] = (),
+    synonyms: Synonyms = NO_SYNONYMS,
+) -> None:
     """At start: the taxonomy, then the seed (if any), through the same upsert as everyone (a second start changes
-    nothing; an edited seed updates what it changed). A seed that breaks a rule raises InvalidSeed: the start stops.
+    nothing; an edited seed updates what it changed), the schools as locations, and the lexicon for typos. A seed
+    that breaks a rule raises InvalidSeed: the start stops.
     """
     upserts = domain.seed_upserts(seed) if seed is not None else []
     correlation_id = f"catalog-seed:{uuid.uuid4()}"
@@ -128,11 +194,25 @@ async def prepare_directory(uow: CatalogUnitOfWork, seed: SeedCatalog | None, *,
     await uow.resources.refresh_search_documents(taxonomy_term_ids=renamed)
     changed = 0
     for i, (service_id, upsert) in enumerate(upserts):
-        outcome = await apply_upsert(uow, service_id, upsert, now=now, correlation_id=correlation_id)
+        outcome = await apply_upsert(
+            uow, service_id, upsert, now=now, correlation_id=correlation_id, refresh_lexicon=False
+        )
         if isinstance(outcome, Refused):
             raise InvalidSeed([FieldError(field=f"services.{i}.{e.field}", reason=e.reason) for e in outcome.errors])
         changed += outcome.changed
-    log.info("resource directory ready", seed_services=len(upserts), seed_services_changed=changed)
+    schools_changed = 0
+    if schools:
+        await uow.resources.upsert_organization(organization=SCHOOLS_ORGANIZATION)
+        schools_changed = await uow.directory.upsert_schools(organization_id=SCHOOLS_ORGANIZATION.id, schools=schools)
+    await uow.directory.refresh_lexicon(extra_words=sorted(synonyms.vocabulary()))
+    log.info(
+        "resource directory ready",
+        seed_services=len(upserts),
+        seed_services_changed=changed,
+        schools=len(schools),
+        schools_changed=schools_changed,
+        synonyms_version=synonyms.version,
+    )
 
 
 # --- Lookups ------------------------------------------------------------------------------------------------------
@@ -161,6 +241,7 @@ async def answer_lookup(
     topics: KnownTopics,
     now: datetime,
     searched: SearchesOfTheBatch,
+    synonyms: Synonyms = NO_SYNONYMS,
 ) -> LookupOutcome:
     """Search the directory and emit the reply on the topic the request names; refused (nothing emitted) when the
     broker has no such topic: a request may neither make the catalog create topics nor leave an undeliverable reply.
@@ -170,6 +251,107 @@ async def answer_lookup(
     query = domain.query_of_lookup(request)
     key = domain.query_key(query)
     if key not in searched:
-        searched[key] = await find_resources(uow, query)
+        searched[key] = await find_resources(uow, query, synonyms)
     uow.emit(request.reply_to, domain.lookup_replied(request, searched[key], now=now))
     return Answered(request.reply_to)
+
+
+# --- Events -------------------------------------------------------------------------------------------------------
+
+
+async def list_events(
+    uow: CatalogUnitOfWork, *, start: datetime, end: datetime, language: str | None, service_id: str | None
+) -> list[tuple[EventSchedule, Occurrence]]:
+    """Every occurrence of the directory's events (or one service's) overlapping [start, end), soonest first."""
+    found: list[tuple[EventSchedule, Occurrence]] = []
+    for event in await uow.directory.event_schedules(service_id=service_id, language=language):
+        found += [(event, occurrence) for occurrence in occurrences(event.schedule, start, end)]
+    found.sort(key=lambda pair: (pair[1].start, pair[0].schedule.id))
+    return found
+
+
+# --- Referrals ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Referred:
+    referral: ReferralView
+    created: bool
+
+
+@dataclass(frozen=True)
+class NotFound:
+    what: str
+
+
+async def refer_inquiry(
+    uow: CatalogUnitOfWork,
+    inquiry_id: UUID,
+    body: ReferInquiry,
+    *,
+    staff_id: str,
+    network_id: str,
+    now: datetime,
+    reply_business_days: int,
+    correlation_id: str,
+) -> Referred | NotFound:
+    """Refer the inquiry to the department (a service of the directory) with its reply deadline; announce it as
+    ``inquiry.referred``. The same request key twice makes one referral (the first one is answered)."""
+    if body.request_key is not None:
+        existing = await uow.referrals.by_request_key(request_key=body.request_key)
+        if existing is not None:
+            return Referred(existing, created=False)
+    department = await uow.referrals.department_name(service_id=body.service_id)
+    if department is None:
+        return NotFound("service_id")
+    new = referrals.NewReferral(
+        id=uuid.uuid4(),
+        inquiry_id=inquiry_id,
+        service_id=body.service_id,
+        department=department,
+        referred_by=staff_id,
+        network_id=network_id,
+        reason=body.reason,
+        referred_at=now,
+        reply_due_at=referrals.reply_due_at(
+            now,
+            business_days=reply_business_days,
+            closed=referrals.business_holidays(range(now.year, now.year + 2)),
+        ),
+        request_key=body.request_key,
+    )
+    stored = await uow.referrals.add(referral=new)
+    if stored is None:  # the same key, sent at the same moment by another request
+        assert body.request_key is not None
+        again = await uow.referrals.by_request_key(request_key=body.request_key)
+        assert again is not None
+        return Referred(again, created=False)
+    uow.emit(CATALOG_EVENTS, referrals.referred(new, correlation_id=correlation_id))
+    return Referred(stored, created=True)
+
+
+@dataclass(frozen=True)
+class AlreadyAnswered:
+    referral: ReferralView
+
+
+async def answer_referral(
+    uow: CatalogUnitOfWork,
+    inquiry_id: UUID,
+    referral_id: UUID,
+    body: ReferralReply,
+    *,
+    staff_id: str,
+    now: datetime,
+    correlation_id: str,
+) -> ReferralView | NotFound | AlreadyAnswered:
+    """Record the department's answer and announce ``inquiry.referral_answered`` (late when past the deadline)."""
+    found = await uow.referrals.get(referral_id=referral_id)
+    if found is None or found.inquiry_id != inquiry_id:
+        return NotFound("referral")
+    if not await uow.referrals.answer(referral_id=referral_id, answer=body.answer, answered_by=staff_id, now=now):
+        return AlreadyAnswered(found)
+    view = await uow.referrals.get(referral_id=referral_id)
+    assert view is not None
+    uow.emit(CATALOG_EVENTS, referrals.answered(view, correlation_id=correlation_id))
+    return view

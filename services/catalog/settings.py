@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 from shared.settings import ServiceSettings
 
 DISTRICT_RESOURCES = Path(__file__).parent / "seed" / "district_resources.json"
+SCHOOL_LIST = Path(__file__).parent / "seed" / "cps_schools_sy1819.csv"
+SYNONYMS = Path(__file__).parent / "search" / "synonyms.v1.yaml"
 
 
 class CatalogSettings(ServiceSettings):
@@ -20,4 +22,11 @@ class CatalogSettings(ServiceSettings):
     )
     reply_topics_refresh_seconds: float = Field(
         5.0, gt=0, description="Least time between two broker look-ups for a reply topic not seen before"
+    )
+    schools_csv: Path | None = Field(
+        SCHOOL_LIST, description="The district's school list, loaded as locations at every start; 'none' for none"
+    )
+    synonyms_path: Path = Field(SYNONYMS, description="The versioned synonyms file searches widen parents' words with")
+    referral_reply_business_days: int = Field(
+        3, ge=1, le=30, description="Business days a department has to answer a referral"
     )

@@ -11,6 +11,7 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 
 from services.catalog import domain, handlers
+from services.catalog.querying import NO_SYNONYMS, Synonyms
 from services.catalog.unit_of_work import CatalogUnitOfWork
 from shared.clock import Clock
 from shared.contracts.catalog import (
@@ -58,9 +59,10 @@ class LookupsSubscriber:
 
     name = "catalog-lookups"
 
-    def __init__(self, *, clock: Clock, reply_topics: handlers.KnownTopics) -> None:
+    def __init__(self, *, clock: Clock, reply_topics: handlers.KnownTopics, synonyms: Synonyms = NO_SYNONYMS) -> None:
         self._clock = clock
         self._reply_topics = reply_topics
+        self._synonyms = synonyms
 
     def parse(self, record: ConsumerRecord) -> LookupResources:
         return records.parse_command(record, LookupResources)
@@ -73,7 +75,12 @@ class LookupsSubscriber:
         searched: handlers.SearchesOfTheBatch = {}
         for item in batch:
             outcome = await handlers.answer_lookup(
-                uow, item.message, topics=self._reply_topics, now=self._clock.now(), searched=searched
+                uow,
+                item.message,
+                topics=self._reply_topics,
+                now=self._clock.now(),
+                searched=searched,
+                synonyms=self._synonyms,
             )
             if isinstance(outcome, handlers.Refused):
                 uow.emit(CATALOG_REPLIES, _lookup_rejected(item.record, outcome.errors, now=self._clock.now()))

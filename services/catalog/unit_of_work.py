@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
 
-from services.catalog.domain import Match, ResourcePage, TaxonomyTerm
-from services.catalog.repository import ResourceRepository
+from services.catalog.domain import EventSchedule, LocationFilters, Match, ResourcePage, SearchFilters, TaxonomyTerm
+from services.catalog.places import School
+from services.catalog.referrals import NewReferral
+from services.catalog.repository import DirectoryRepository, ReferralRepository, ResourceRepository
 from shared.contracts.catalog import (
+    ContactDetails,
     LocationDetails,
     OrganizationDetails,
     PhoneDetails,
+    ReferralView,
     ResourceCategory,
     ResourceView,
+    ScheduleDetails,
     ServiceDetails,
 )
 from shared.db.unit_of_work import Outbox, UnitOfWork
@@ -24,13 +30,7 @@ from shared.db.unit_of_work import Outbox, UnitOfWork
 
 class Resources(Protocol):
     async def search_services(
-        self,
-        *,
-        match: Match,
-        category: ResourceCategory | None,
-        language: str | None,
-        limit: int,
-        offset: int,
+        self, *, match: Match, filters: SearchFilters, limit: int, offset: int
     ) -> ResourcePage: ...
 
     async def get_services(self, *, service_ids: Sequence[str]) -> dict[str, ResourceView]: ...
@@ -63,6 +63,8 @@ class Resources(Protocol):
         languages: Sequence[str],
         categories: Sequence[ResourceCategory],
         location_ids: Sequence[str],
+        contacts: Sequence[ContactDetails] = (),
+        schedules: Sequence[ScheduleDetails] = (),
     ) -> None: ...
 
     async def touch_services(
@@ -77,13 +79,61 @@ class Resources(Protocol):
     async def refresh_search_documents(self, *, taxonomy_term_ids: Sequence[str]) -> None: ...
 
 
+class Directory(Protocol):
+    async def refresh_lexicon(self, *, extra_words: Sequence[str]) -> None: ...
+
+    async def correct_words(self, *, words: Sequence[str]) -> dict[str, str]: ...
+
+    async def upsert_schools(self, *, organization_id: str, schools: Sequence[School]) -> int: ...
+
+    async def school_point(self, *, school_id: str) -> tuple[float, float] | None: ...
+
+    async def list_locations(
+        self, *, filters: LocationFilters, limit: int, offset: int
+    ) -> tuple[int, list[dict[str, Any]]]: ...
+
+    async def get_location(self, *, location_id: str) -> dict[str, Any] | None: ...
+
+    async def list_organizations(self, *, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]: ...
+
+    async def get_organization(self, *, organization_id: str) -> dict[str, Any] | None: ...
+
+    async def list_taxonomy_terms(self) -> list[dict[str, Any]]: ...
+
+    async def event_schedules(self, *, service_id: str | None, language: str | None) -> list[EventSchedule]: ...
+
+
+class Referrals(Protocol):
+    async def department_name(self, *, service_id: str) -> str | None: ...
+
+    async def add(self, *, referral: NewReferral) -> ReferralView | None: ...
+
+    async def by_request_key(self, *, request_key: str) -> ReferralView | None: ...
+
+    async def get(self, *, referral_id: UUID) -> ReferralView | None: ...
+
+    async def of_inquiry(self, *, inquiry_id: UUID) -> list[ReferralView]: ...
+
+    async def answer(self, *, referral_id: UUID, answer: str, answered_by: str, now: datetime) -> bool: ...
+
+
 class CatalogUnitOfWork(Outbox, Protocol):
     @property
     def resources(self) -> Resources: ...
 
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def referrals(self) -> Referrals: ...
+
 
 class PostgresCatalogUnitOfWork(UnitOfWork):
     resources: ResourceRepository
+    directory: DirectoryRepository
+    referrals: ReferralRepository
 
     def _bind(self, conn: PoolConnectionProxy) -> None:
         self.resources = ResourceRepository(conn)
+        self.directory = DirectoryRepository(conn)
+        self.referrals = ReferralRepository(conn)

@@ -9,9 +9,11 @@ Validation lives in these models, so the HTTP body and the Kafka message refuse 
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import (
@@ -68,7 +70,22 @@ CorrelationId = Annotated[str, StringConstraints(strip_whitespace=True, min_leng
 SearchWords = Annotated[str, StringConstraints(max_length=200), STORABLE]
 """What a parent or staff member types into a search: 'IEP workshop'."""
 PhoneType = Literal["voice", "fax", "text"]
+GradeLevel = Literal["PE", "PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+"""A grade as the district writes it: PE (preschool for all), PK (pre-kindergarten), K, then 1 to 12."""
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+"""A day of the week as RFC 5545 writes it (HSDS's ``byday``)."""
+ScheduleKind = Literal["opening_hours", "event"]
 ServiceStatus = Literal["active", "inactive"]
+
+
+def valid_timezone(value: str) -> str:
+    """An IANA time zone name the platform's tz database knows ('America/Chicago')."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError("must be an IANA time zone name such as 'America/Chicago'") from error
+    return value
+
 
 _TOPIC_NAME = re.compile(r"^psc\.[A-Za-z0-9._-]+$")
 # A reply must never feed the catalog's own inputs (a loop) or pose as a dead letter.
@@ -96,6 +113,43 @@ class LocationView(FrozenModel):
     city: str = Field(description="City")
     state_province: str = Field(description="Two-letter state code")
     postal_code: str = Field(description="ZIP code")
+    id: str | None = Field(None, description="Directory id of the location")
+    latitude: float | None = Field(None, description="WGS84 latitude, if known")
+    longitude: float | None = Field(None, description="WGS84 longitude, if known")
+
+
+class TranslationView(FrozenModel):
+    name: str | None = Field(None, description="The name in this language")
+    description: str | None = Field(None, description="The description in this language")
+    eligibility_description: str | None = Field(None, description="Who may use it, in this language")
+
+
+class ContactView(FrozenModel):
+    name: str | None = Field(None, description="The person's name, when the directory gives one")
+    title: str = Field(description="Who to ask for, e.g. 'Parent Support Administrator (PSA)'")
+    department: str | None = Field(None, description="The office the contact works in")
+    email: str | None = Field(None, description="Email address of the contact")
+    phone: str | None = Field(None, description="Phone number of the contact")
+    translations: dict[str, TranslationView] = Field(
+        default_factory=dict, description="The title in other languages, by ISO 639-1 code (in 'name')"
+    )
+
+
+class ScheduleView(FrozenModel):
+    id: str = Field(description="Directory id of the schedule")
+    kind: ScheduleKind = Field(description="'opening_hours' (weekly hours) or 'event' (a dated session)")
+    name: str | None = Field(None, description="The event's title")
+    description: str | None = Field(None, description="What happens at the event")
+    translations: dict[str, TranslationView] = Field(default_factory=dict, description="Title and text by language")
+    language: str | None = Field(None, description="ISO 639-1 code of the language the event is held in")
+    byday: list[Weekday] = Field(default_factory=list, description="Days the hours apply to")
+    opens_at: time | None = Field(None, description="Opening time, local")
+    closes_at: time | None = Field(None, description="Closing time, local")
+    dtstart: datetime | None = Field(None, description="The event's first start, local time of 'timezone'")
+    duration_minutes: int | None = Field(None, description="How long each occurrence lasts")
+    rrule: str | None = Field(None, description="RFC 5545 recurrence rule, e.g. 'FREQ=MONTHLY;BYDAY=2TU'")
+    timezone: str = Field("America/Chicago", description="IANA time zone of the times")
+    location_id: str | None = Field(None, description="Where the event takes place (a location of the service)")
 
 
 class ResourceView(FrozenModel):
@@ -116,9 +170,33 @@ class ResourceView(FrozenModel):
     eligibility_description: str | None = Field(description="Who may use the service")
     fees_description: str | None = Field(description="What it costs, if anything")
     updated_at: AwareDatetime = Field(description="When the catalog last changed what this view shows")
+    translations: dict[str, TranslationView] = Field(
+        default_factory=dict, description="What parents read in other languages, by ISO 639-1 code ('es')"
+    )
+    network: str | None = Field(None, description="The network the service belongs to (a network office), if any")
+    grades: list[str] = Field(default_factory=list, description="Grades the service is for; empty: every grade")
+    contacts: list[ContactView] = Field(default_factory=list, description="Who to ask for")
+    schedules: list[ScheduleView] = Field(default_factory=list, description="Opening hours and dated events")
+    distance_km: float | None = Field(
+        None, description="Distance from the point searched from to the nearest location, when one was given"
+    )
 
 
 # --- Upserts: the HTTP body, and with the fields below, the Kafka command --------------------------------------------
+
+
+class Translation(FrozenModel):
+    """What parents read, in another language than English."""
+
+    name: ShortText | None = Field(None, description="The name in this language")
+    description: LongText | None = Field(None, description="The description in this language")
+    eligibility_description: LongText | None = Field(None, description="Who may use it, in this language")
+
+
+Translations = Annotated[
+    dict[LanguageCode, Translation],
+    Field(max_length=20, description="Text in other languages by ISO 639-1 code, e.g. {'es': {'name': ...}}"),
+]
 
 
 class OrganizationDetails(FrozenModel):
@@ -127,6 +205,7 @@ class OrganizationDetails(FrozenModel):
     description: LongText | None = Field(None, description="What the organization is")
     email: Email | None = Field(None, description="General email address")
     website: WebUrl | None = Field(None, description="Web site")
+    translations: Translations = Field(default_factory=dict)
 
 
 class LocationDetails(FrozenModel):
@@ -172,14 +251,18 @@ class PhoneDetails(FrozenModel):
     @field_validator("number")
     @classmethod
     def _as_people_read_it(cls, value: str) -> str:
-        number = dialable(value)
-        # Shown to parents: a local number reads the local way, any other in international form.
-        form = (
-            phonenumbers.PhoneNumberFormat.NATIONAL
-            if number.country_code == 1
-            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
-        return phonenumbers.format_number(number, form)
+        return _as_people_read_it(value)
+
+
+def _as_people_read_it(value: str) -> str:
+    number = dialable(value)
+    # Shown to parents: a local number reads the local way, any other in international form.
+    form = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 1
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, form)
 
 
 class ServiceDetails(FrozenModel):
@@ -191,6 +274,54 @@ class ServiceDetails(FrozenModel):
     status: ServiceStatus = Field("active", description="'inactive' hides it from searches")
     eligibility_description: LongText | None = Field(None, description="Who may use the service")
     fees_description: ShortText | None = Field(None, description="What it costs, if anything")
+    translations: Translations = Field(default_factory=dict)
+    network: ShortText | None = Field(None, description="The network it belongs to ('Network 4'), for network offices")
+    grades: list[GradeLevel] = Field(
+        default_factory=list, max_length=15, description="Grades it is for, each once; empty: every grade"
+    )
+
+
+class ContactDetails(FrozenModel):
+    name: ShortText | None = Field(None, description="The person's name, if the directory gives one")
+    title: ShortText = Field(description="Who to ask for, e.g. 'Parent Support Administrator (PSA)'")
+    department: ShortText | None = Field(None, description="The office the contact works in")
+    email: Email | None = Field(None, description="Email address")
+    phone: Text | None = Field(None, description="A dialable number")
+    translations: Translations = Field(default_factory=dict)
+
+    @field_validator("phone")
+    @classmethod
+    def _dialable(cls, value: str | None) -> str | None:
+        return None if value is None else _as_people_read_it(value)
+
+
+class ScheduleDetails(FrozenModel):
+    """An HSDS schedule: weekly opening hours (``byday``, ``opens_at``, ``closes_at``) or a dated event (``dtstart``
+    in local time, ``duration_minutes``, optionally a recurrence ``rrule``), in ``timezone``."""
+
+    id: ResourceId = Field(description="Directory id of the schedule")
+    kind: ScheduleKind = Field(description="'opening_hours' or 'event'")
+    name: ShortText | None = Field(None, description="The event's title (events)")
+    description: LongText | None = Field(None, description="What happens at the event")
+    translations: Translations = Field(default_factory=dict)
+    language: LanguageCode | None = Field(None, description="The language the event is held in (events)")
+    byday: list[Weekday] = Field(default_factory=list, max_length=7, description="Days the hours apply to")
+    opens_at: time | None = Field(None, description="Opening time, local (opening hours)")
+    closes_at: time | None = Field(None, description="Closing time, local (opening hours)")
+    dtstart: datetime | None = Field(None, description="First start, local time without offset (events)")
+    duration_minutes: StrictInt | None = Field(None, ge=1, le=24 * 60, description="Length of each occurrence")
+    rrule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), STORABLE] | None = Field(
+        None, description="RFC 5545 RRULE value without 'RRULE:', e.g. 'FREQ=MONTHLY;BYDAY=2TU;COUNT=10'"
+    )
+    timezone: Annotated[str, StringConstraints(max_length=64), STORABLE] = Field(
+        "America/Chicago", description="IANA time zone of the times"
+    )
+    location_id: ResourceId | None = Field(None, description="Where it takes place: one of the upsert's locations")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return valid_timezone(value)
 
 
 class ResourceUpsert(FrozenModel):
@@ -242,6 +373,10 @@ class ResourceUpsert(FrozenModel):
         max_length=len(ResourceCategory),
         description="The main category first, each once",
         json_schema_extra={"uniqueItems": True},
+    )
+    contacts: list[ContactDetails] = Field(default_factory=list, max_length=20, description="Who to ask for")
+    schedules: list[ScheduleDetails] = Field(
+        default_factory=list, max_length=200, description="Opening hours and dated events"
     )
 
 
@@ -325,3 +460,68 @@ class ResourceUpdated(Event):
 
     def partition_key(self) -> str:
         return self.service_id
+
+
+# --- Referrals of inquiries to departments ----------------------------------------------------------------------------
+
+
+class ReferInquiry(FrozenModel):
+    """The body of ``POST /v1/inquiries/{id}/referrals``: which department, and what it is asked to do."""
+
+    service_id: ResourceId = Field(description="The department's service in the directory, e.g. 'stls-program'")
+    reason: LongText = Field(description="What the department is asked to look at or answer (staff's words)")
+    request_key: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), STORABLE] | None
+    ) = Field(None, description="Sending the same key twice makes one referral")
+
+
+class ReferralReply(FrozenModel):
+    """The body of ``POST /v1/inquiries/{id}/referrals/{rid}/reply``: the department's answer."""
+
+    answer: LongText = Field(description="The department's answer to the network (staff's words)")
+
+
+class ReferralView(FrozenModel):
+    id: UUID = Field(description="Id of the referral")
+    inquiry_id: UUID = Field(description="The inquiry referred; the network that has it keeps it")
+    service_id: str = Field(description="The department's service")
+    department: str = Field(description="The department's name")
+    referred_by: str = Field(description="Staff id of who referred it")
+    network_id: str = Field(description="The network of who referred it")
+    reason: str = Field(description="What the department was asked")
+    status: Literal["open", "answered"] = Field(description="'open' until the department answers")
+    referred_at: AwareDatetime = Field(description="When it was referred")
+    reply_due_at: AwareDatetime = Field(description="When the department's answer is due (business days)")
+    answered_at: AwareDatetime | None = Field(None, description="When the department answered")
+    answered_by: str | None = Field(None, description="Staff id of who answered")
+    answer: str | None = Field(None, description="The department's answer")
+
+
+class InquiryReferred(Event):
+    """An inquiry was referred to a department, with the department's reply deadline; the network keeps the case."""
+
+    event_type: Literal["inquiry.referred"] = "inquiry.referred"
+    inquiry_id: UUID = Field(description="The inquiry; also the Kafka message key")
+    referral_id: UUID = Field(description="The referral")
+    service_id: str = Field(description="The department's service in the directory")
+    department: str = Field(description="The department's name")
+    referred_by: str = Field(description="Staff id of who referred it")
+    network_id: str = Field(description="The network of who referred it (it keeps the case)")
+    reply_due_at: AwareDatetime = Field(description="When the department's answer is due")
+
+    def partition_key(self) -> str:
+        return str(self.inquiry_id)
+
+
+class InquiryReferralAnswered(Event):
+    """The department answered a referral."""
+
+    event_type: Literal["inquiry.referral_answered"] = "inquiry.referral_answered"
+    inquiry_id: UUID = Field(description="The inquiry; also the Kafka message key")
+    referral_id: UUID = Field(description="The referral answered")
+    service_id: str = Field(description="The department's service in the directory")
+    answered_by: str = Field(description="Staff id of who answered")
+    late: StrictBool = Field(description="True when the answer came after the reply deadline")
+
+    def partition_key(self) -> str:
+        return str(self.inquiry_id)

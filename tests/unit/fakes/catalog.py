@@ -6,24 +6,39 @@ keeps the filters, enough for the use cases that pass a page on.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
+from uuid import UUID
 
 from fakes import FakeOutbox
-from services.catalog.domain import Match, ResourcePage, SeedCatalog, TaxonomyTerm
+from services.catalog.domain import (
+    EventSchedule,
+    LocationFilters,
+    Match,
+    ResourcePage,
+    SearchFilters,
+    SeedCatalog,
+    TaxonomyTerm,
+)
+from services.catalog.places import School
+from services.catalog.referrals import NewReferral
 from services.catalog.settings import DISTRICT_RESOURCES
 from shared.contracts.catalog import (
+    ContactDetails,
     LocationDetails,
     LocationView,
     OrganizationDetails,
     OrganizationRef,
     PhoneDetails,
     PhoneView,
+    ReferralView,
     ResourceCategory,
     ResourceUpsert,
     ResourceView,
+    ScheduleDetails,
     ServiceDetails,
 )
 
@@ -70,6 +85,8 @@ class StoredService:
     languages: tuple[str, ...] = ()
     categories: tuple[ResourceCategory, ...] = ()
     location_ids: tuple[str, ...] = ()
+    contacts: tuple[ContactDetails, ...] = ()
+    schedules: tuple[ScheduleDetails, ...] = ()
 
 
 class FakeResources:
@@ -79,16 +96,11 @@ class FakeResources:
         self.services: dict[str, StoredService] = {}
         self.terms: dict[str, TaxonomyTerm] = {}
         self.seed_locks = 0
+        self.searches: list[Match] = []
 
-    async def search_services(
-        self,
-        *,
-        match: Match,
-        category: ResourceCategory | None,
-        language: str | None,
-        limit: int,
-        offset: int,
-    ) -> ResourcePage:
+    async def search_services(self, *, match: Match, filters: SearchFilters, limit: int, offset: int) -> ResourcePage:
+        self.searches.append(match)
+        category, language = filters.category, filters.language
         found = sorted(
             (
                 self._view(service_id)
@@ -153,6 +165,8 @@ class FakeResources:
         languages: Sequence[str],
         categories: Sequence[ResourceCategory],
         location_ids: Sequence[str],
+        contacts: Sequence[ContactDetails] = (),
+        schedules: Sequence[ScheduleDetails] = (),
     ) -> None:
         if not {category.value for category in categories} <= {term.code for term in self.terms.values()}:
             raise RuntimeError("a category has no taxonomy term: ensure_taxonomy must run before upserts")
@@ -162,6 +176,8 @@ class FakeResources:
             languages=tuple(languages),
             categories=tuple(categories),
             location_ids=tuple(location_ids),
+            contacts=tuple(contacts),
+            schedules=tuple(schedules),
         )
 
     async def touch_services(
@@ -191,7 +207,12 @@ class FakeResources:
         organization = self.organizations[stored.organization_id]
         return ResourceView(
             id=service_id,
-            **stored.details.model_dump(mode="json"),  # name, description, url, status...: the view shows them as sent
+            # name, description, url, status...: the view shows them as sent
+            **stored.details.model_dump(mode="json", exclude={"translations", "grades"}),
+            translations={code: t.model_dump() for code, t in stored.details.translations.items()},
+            grades=list(stored.details.grades),
+            contacts=[c.model_dump() for c in stored.contacts],
+            schedules=[h.model_dump() for h in stored.schedules],
             organization=OrganizationRef(id=organization.id, name=organization.name),
             categories=list(stored.categories),
             languages=list(stored.languages),
@@ -204,10 +225,118 @@ class FakeResources:
         )
 
 
+class FakeDirectory:
+    """The lexicon, schools and events in memory: enough for the use cases that read them."""
+
+    def __init__(self) -> None:
+        self.lexicon: set[str] = set()
+        self.schools: dict[str, School] = {}
+        self.events: list[EventSchedule] = []
+
+    async def refresh_lexicon(self, *, extra_words: Sequence[str]) -> None:
+        self.lexicon.update(extra_words)
+
+    async def correct_words(self, *, words: Sequence[str]) -> dict[str, str]:
+        """The nearest lexicon word by difflib's ratio (PostgreSQL uses trigrams)."""
+        corrections = {}
+        for word in words:
+            if len(word) > 3 and word not in self.lexicon:
+                close = difflib.get_close_matches(word, sorted(self.lexicon), n=1, cutoff=0.7)
+                if close:
+                    corrections[word] = close[0]
+        return corrections
+
+    async def upsert_schools(self, *, organization_id: str, schools: Sequence[School]) -> int:
+        changed = [school for school in schools if self.schools.get(school.id) != school]
+        self.schools.update((school.id, school) for school in changed)
+        return len(changed)
+
+    async def school_point(self, *, school_id: str) -> tuple[float, float] | None:
+        for school in self.schools.values():
+            if school.school_id == school_id and school.latitude is not None and school.longitude is not None:
+                return school.latitude, school.longitude
+        return None
+
+    async def list_locations(
+        self, *, filters: LocationFilters, limit: int, offset: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        raise NotImplementedError("listing locations is PostgreSQL's (tests/integration/test_catalog_directory.py)")
+
+    async def get_location(self, *, location_id: str) -> dict[str, Any] | None:
+        raise NotImplementedError("reading locations is PostgreSQL's")
+
+    async def list_organizations(self, *, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        raise NotImplementedError("listing organizations is PostgreSQL's")
+
+    async def get_organization(self, *, organization_id: str) -> dict[str, Any] | None:
+        raise NotImplementedError("reading organizations is PostgreSQL's")
+
+    async def list_taxonomy_terms(self) -> list[dict[str, Any]]:
+        raise NotImplementedError("listing terms is PostgreSQL's")
+
+    async def event_schedules(self, *, service_id: str | None, language: str | None) -> list[EventSchedule]:
+        return [
+            event
+            for event in self.events
+            if service_id in (None, event.service_id) and language in (None, event.schedule.language)
+        ]
+
+
+class FakeReferrals:
+    def __init__(self, resources: FakeResources) -> None:
+        self._resources = resources
+        self.rows: dict[UUID, ReferralView] = {}
+        self.keys: dict[str, UUID] = {}
+
+    async def department_name(self, *, service_id: str) -> str | None:
+        stored = self._resources.services.get(service_id)
+        return stored.details.name if stored is not None and stored.details.status == "active" else None
+
+    async def add(self, *, referral: NewReferral) -> ReferralView | None:
+        if referral.request_key is not None and referral.request_key in self.keys:
+            return None
+        self.rows[referral.id] = ReferralView(
+            id=referral.id,
+            inquiry_id=referral.inquiry_id,
+            service_id=referral.service_id,
+            department=referral.department,
+            referred_by=referral.referred_by,
+            network_id=referral.network_id,
+            reason=referral.reason,
+            status="open",
+            referred_at=referral.referred_at,
+            reply_due_at=referral.reply_due_at,
+        )
+        if referral.request_key is not None:
+            self.keys[referral.request_key] = referral.id
+        return self.rows[referral.id]
+
+    async def by_request_key(self, *, request_key: str) -> ReferralView | None:
+        found = self.keys.get(request_key)
+        return None if found is None else self.rows[found]
+
+    async def get(self, *, referral_id: UUID) -> ReferralView | None:
+        return self.rows.get(referral_id)
+
+    async def of_inquiry(self, *, inquiry_id: UUID) -> list[ReferralView]:
+        return [row for row in self.rows.values() if row.inquiry_id == inquiry_id]
+
+    async def answer(self, *, referral_id: UUID, answer: str, answered_by: str, now: datetime) -> bool:
+        row = self.rows[referral_id]
+        if row.status == "answered":
+            return False
+        self.rows[referral_id] = row.model_copy(
+            update={"status": "answered", "answer": answer, "answered_by": answered_by, "answered_at": now}
+        )
+        return True
+
+
 class FakeCatalogUnitOfWork(FakeOutbox):
     def __init__(self) -> None:
         super().__init__()
         self.resources = FakeResources()
+        self.directory = FakeDirectory()
+        self.referrals = FakeReferrals(self.resources)
 
 
 class FakeTopics:

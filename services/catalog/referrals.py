@@ -1,0 +1,80 @@
+"""Referrals of an inquiry to a department, pure: the reply deadline on the business calendar and the events.
+
+A referral asks a department of the directory to look at an inquiry and answer the network; the network keeps the
+case (no assignment changes). The department's answer is due a number of business days later (weekdays that are not
+Illinois public holidays, counted in America/Chicago), at the same local time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from shared.contracts.catalog import InquiryReferralAnswered, InquiryReferred, ReferralView
+
+CHICAGO = ZoneInfo("America/Chicago")
+REFERRING_ROLES = frozenset({"network_staff", "psa", "central_staff"})
+"""Who may refer an inquiry or answer a referral: staff who work cases (an auditor reads, it does not act)."""
+
+
+def business_holidays(years: range) -> Container[date]:
+    return holidays.country_holidays("US", subdiv="IL", years=list(years))
+
+
+def reply_due_at(referred_at: datetime, *, business_days: int, closed: Container[date]) -> datetime:
+    """``business_days`` business days after ``referred_at``, at the same local time in Chicago."""
+    local = referred_at.astimezone(CHICAGO)
+    day = local.date()
+    left = business_days
+    while left > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in closed:
+            left -= 1
+    due = datetime.combine(day, local.time().replace(tzinfo=None)).replace(tzinfo=CHICAGO)
+    return due.astimezone(referred_at.tzinfo)
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    id: UUID
+    inquiry_id: UUID
+    service_id: str
+    department: str
+    referred_by: str
+    network_id: str
+    reason: str
+    referred_at: datetime
+    reply_due_at: datetime
+    request_key: str | None
+
+
+def referred(referral: NewReferral, *, correlation_id: str) -> InquiryReferred:
+    return InquiryReferred(
+        occurred_at=referral.referred_at,
+        correlation_id=correlation_id,
+        inquiry_id=referral.inquiry_id,
+        referral_id=referral.id,
+        service_id=referral.service_id,
+        department=referral.department,
+        referred_by=referral.referred_by,
+        network_id=referral.network_id,
+        reply_due_at=referral.reply_due_at,
+    )
+
+
+def answered(view: ReferralView, *, correlation_id: str) -> InquiryReferralAnswered:
+    assert view.answered_at is not None and view.answered_by is not None
+    return InquiryReferralAnswered(
+        occurred_at=view.answered_at,
+        correlation_id=correlation_id,
+        inquiry_id=view.inquiry_id,
+        referral_id=view.id,
+        service_id=view.service_id,
+        answered_by=view.answered_by,
+        late=view.answered_at > view.reply_due_at,
+    )

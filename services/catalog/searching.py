@@ -1,0 +1,120 @@
+"""The search's HTTP parameters, checked, and the search they make: shared by ``/v1/resources`` and ``/v1/services``.
+
+A filter value the directory cannot know (an unknown network, a school not on the list, a radius out of range) is a
+422 naming the parameter, never a silent empty page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
+
+from services.catalog import handlers
+from services.catalog.domain import Near, ResourcePage, ResourceQuery, normalise_query
+from services.catalog.places import GRADE_NUMBERS, MAX_RADIUS_KM, NETWORK_IDS
+from services.catalog.querying import words_of
+from shared.contracts.catalog import GradeLevel, LanguageCode, ResourceCategory, SearchWords
+
+if TYPE_CHECKING:
+    from services.catalog.api import CatalogContext
+
+DEFAULT_RADIUS_KM = 5.0
+
+
+def refuse(field: str, reason: str) -> RequestValidationError:
+    """A 422 naming the query parameter (the platform's field-naming answer), never the value."""
+    return RequestValidationError([{"loc": ("query", field), "msg": reason, "type": "value_error"}])
+
+
+class SearchParameters:
+    """What a search may ask besides paging (FastAPI reads them from the query string)."""
+
+    def __init__(
+        self,
+        q: Annotated[
+            SearchWords | None,
+            Query(
+                description="Words to look for, in English or Spanish ('IEP workshop', 'educación especial'); "
+                '"quoted words" are a phrase; none lists every service'
+            ),
+        ] = None,
+        category: Annotated[ResourceCategory | None, Query(description="Only services under this category")] = None,
+        language: Annotated[LanguageCode | None, Query(description="Only services offered in this language")] = None,
+        network: Annotated[
+            str | None, Query(max_length=40, description="Only services of this network ('network-4', 'charter')")
+        ] = None,
+        grade: Annotated[GradeLevel | None, Query(description="Only services for this grade (PE, PK, K, 1-12)")] = None,
+        open_now: Annotated[bool, Query(description="Only services open now (their hours, America/Chicago)")] = False,
+        lat: Annotated[float | None, Query(ge=-90, le=90, description="Latitude to measure distance from")] = None,
+        lon: Annotated[float | None, Query(ge=-180, le=180, description="Longitude to measure distance from")] = None,
+        school_id: Annotated[
+            str | None, Query(pattern=r"^\d{6}$", description="Measure distance from this school (six digits)")
+        ] = None,
+        radius_km: Annotated[
+            float | None,
+            Query(gt=0, le=MAX_RADIUS_KM, description="Only within this distance (km) of the point; default 5"),
+        ] = None,
+    ) -> None:
+        self.q = q
+        self.category = category
+        self.language = language
+        self.network = network
+        self.grade = grade
+        self.open_now = open_now
+        self.lat = lat
+        self.lon = lon
+        self.school_id = school_id
+        self.radius_km = radius_km
+
+
+def checked_network(network: str | None) -> str | None:
+    if network is None:
+        return None
+    if network.lower() not in NETWORK_IDS:
+        raise refuse("network", "is not a network of the district ('network-1' to 'network-17', 'charter', ...)")
+    return network.lower()
+
+
+async def point_of(
+    ctx: CatalogContext, lat: float | None, lon: float | None, school_id: str | None, radius_km: float | None
+) -> Near | None:
+    """The point to measure from (given, or a school's), with the radius; 422 for half a point or an unknown school."""
+    if (lat is None) != (lon is None):
+        raise refuse("lat" if lat is None else "lon", "give lat and lon together")
+    if school_id is not None and lat is not None:
+        raise refuse("school_id", "give a school or a point (lat, lon), not both")
+    radius = radius_km if radius_km is not None else DEFAULT_RADIUS_KM
+    if lat is not None and lon is not None:
+        return Near(lat, lon, radius)
+    if school_id is not None:
+        async with ctx.unit_of_work() as uow:
+            point = await handlers.point_of_school(uow, school_id)
+        if point is None:
+            raise refuse("school_id", "names no school of the district's list")
+        return Near(point[0], point[1], radius)
+    if radius_km is not None:
+        raise refuse("radius_km", "needs a point: lat and lon, or school_id")
+    return None
+
+
+async def search(
+    ctx: CatalogContext, params: SearchParameters, q: str | None, *, limit: int, offset: int
+) -> ResourcePage:
+    text = normalise_query(q)
+    if text is not None and not words_of(text):
+        raise refuse("q", "has no word to search for")
+    query = ResourceQuery(
+        q=text,
+        category=params.category,
+        language=params.language,
+        limit=limit,
+        offset=offset,
+        network=checked_network(params.network),
+        grade=GRADE_NUMBERS[params.grade] if params.grade else None,
+        open_at=ctx.clock.now() if params.open_now else None,
+        near=await point_of(ctx, params.lat, params.lon, params.school_id, params.radius_km),
+    )
+    async with ctx.unit_of_work() as uow:
+        return await handlers.find_resources(uow, query, ctx.synonyms)

@@ -1,0 +1,301 @@
+"""The one-stop shop through a real PostgreSQL and Kafka (issue 11): the issue's queries and the search-quality table,
+filters, schools near a point, the HSDS routes, events and the iCalendar feed, referrals with their events, and a
+lookup by inquiry category over Kafka.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import icalendar
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from auth import staff_headers
+
+from services.catalog.app import create_app
+from services.catalog.settings import CatalogSettings
+from shared.clock import FixedClock
+from shared.contracts.topics import CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES
+from shared.settings import PlatformSettings
+
+pytestmark = pytest.mark.integration
+
+# A Tuesday, 10:30 in Chicago: offices are open.
+NOW = datetime(2026, 10, 13, 15, 30, tzinfo=UTC)
+STAFF = staff_headers(staff_id="staff-n4-1", role="network_staff", network_id="network-4")
+AUDITOR = staff_headers(staff_id="auditor-1", role="auditor", network_id="central")
+
+
+@pytest.fixture(scope="module")
+async def client(module_platform: PlatformSettings, topics: tuple[str, ...]) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(CatalogSettings(platform=module_platform), clock=FixedClock(NOW))
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        yield await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog")
+        )
+
+
+async def top(client: httpx.AsyncClient, q: str, n: int = 3, **params: str) -> list[str]:
+    response = await client.get("/v1/resources", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return [result["id"] for result in response.json()["results"][:n]]
+
+
+# --- The issue's examples ---------------------------------------------------------------------------------------------
+
+
+async def test_homeless_and_uniforms_find_stls(client: httpx.AsyncClient) -> None:
+    assert (await top(client, "homeless", 1)) == ["students-in-temporary-living-situations"]
+    assert (await top(client, "uniforms", 1)) == ["students-in-temporary-living-situations"]
+
+
+async def test_school_transitions_finds_the_community_partnerships_office_first(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/resources", params={"q": "school transitions"})
+    first = response.json()["results"][0]
+    assert first["organization"]["id"] == "cps-community-partnerships"
+    assert first["id"] == "school-transitions-support"
+
+
+async def test_school_model_exploration_finds_the_toolkit(client: httpx.AsyncClient) -> None:
+    assert (await top(client, "school model exploration", 1)) == ["school-model-exploration-toolkit"]
+
+
+# query → a service expected in the top three. Spanish with and without accents, misspellings, synonyms, a phrase,
+# each inquiry category's words.
+QUALITY = [
+    ("homeless", "students-in-temporary-living-situations"),
+    ("sin hogar", "students-in-temporary-living-situations"),
+    ("uniformes escolares", "students-in-temporary-living-situations"),
+    ("IEP", "special-education-services"),
+    ("IEP meeting", "pep-parent-mentors"),
+    ("educación especial", "special-education-services"),
+    ("educacion especial", "special-education-services"),
+    ("bus", "student-transportation"),
+    ("autobús escolar", "student-transportation"),
+    ("truancy", "attendance-and-truancy-supports"),
+    ("ausencias", "attendance-and-truancy-supports"),
+    ("atendance", "attendance-and-truancy-supports"),
+    ("homless", "students-in-temporary-living-situations"),
+    ("transportaton", "student-transportation"),
+    ('"parent mentors"', "pep-parent-mentors"),
+    ("bullying", "school-safety-and-bullying"),
+    ("acoso escolar", "school-safety-and-bullying"),
+    ("enroll gocps", "gocps-enrollment-help"),
+    ("inscripción", "gocps-enrollment-help"),
+    ("vaccines", "student-health-and-wellness"),
+    ("interpreter", "interpretation-and-translation"),
+    ("safe passage", "safe-passage"),
+    ("lecciones aprendidas", "school-model-exploration-lessons-learned"),
+    ("taller IEP", "parent-educator-partnership"),
+    ("college counselor", "school-counseling-postsecondary-advising"),
+    ("chromebook", "family-technology-help"),
+    ("subpoena", "law-department"),
+    ("community partners", "community-partners"),
+]
+
+
+async def test_the_search_quality_table_holds(client: httpx.AsyncClient) -> None:
+    missed = []
+    for q, expected in QUALITY:
+        found = await top(client, q)
+        if expected not in found:
+            missed.append((q, expected, found))
+    assert missed == [], f"{len(QUALITY) - len(missed)} of {len(QUALITY)} hold; missed: {missed}"
+
+
+# --- Filters ------------------------------------------------------------------------------------------------------
+
+
+async def test_filters_by_category_language_network_grade_and_open_now(client: httpx.AsyncClient) -> None:
+    by_network = await client.get("/v1/resources", params={"network": "network-4"})
+    assert [r["id"] for r in by_network.json()["results"]] == ["network-4-office"]
+    assert by_network.json()["results"][0]["contacts"][0]["title"] == "Parent Support Administrator (PSA)"
+    high_school = await client.get("/v1/resources", params={"q": "counselor", "grade": "10"})
+    assert "school-counseling-postsecondary-advising" in [r["id"] for r in high_school.json()["results"]]
+    kindergarten = await client.get("/v1/resources", params={"q": "counselor", "grade": "K"})
+    assert "school-counseling-postsecondary-advising" not in [r["id"] for r in kindergarten.json()["results"]]
+    open_now = await client.get("/v1/resources", params={"open_now": "true", "category": "transportation"})
+    assert "student-transportation" in [r["id"] for r in open_now.json()["results"]]
+    chinese = await client.get("/v1/resources", params={"language": "zh", "limit": 100})
+    assert {r["id"] for r in chinese.json()["results"]} >= {"parent-support-center", "interpretation-and-translation"}
+    assert all("zh" in r["languages"] for r in chinese.json()["results"])
+
+
+async def test_distance_from_a_point_and_from_a_school(client: httpx.AsyncClient) -> None:
+    downtown = await client.get("/v1/resources", params={"lat": 41.8819, "lon": -87.6278, "radius_km": 2})
+    results = downtown.json()["results"]
+    assert results and all(r["distance_km"] <= 2 for r in results)
+    from_school = await client.get("/v1/resources", params={"school_id": "609794", "radius_km": 1})
+    assert from_school.json()["total"] == 0  # Edison is 11 km from the central offices
+
+
+async def test_bilingual_schools_near_a_point_nearest_first(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/v1/locations",
+        params={"kind": "school", "bilingual_services": "true", "lat": 41.85, "lon": -87.66, "per_page": 5},
+    )
+    body = response.json()
+    distances = [location["distance_km"] for location in body["contents"]]
+    assert len(distances) == 5 and distances == sorted(distances) and distances[-1] <= 5
+    assert all(location["bilingual_services"] for location in body["contents"])
+    spanish_k = await client.get("/v1/locations", params={"kind": "school", "language": "es", "grade": "K"})
+    first = spanish_k.json()["contents"][0]
+    assert "es" in first["language_codes"] and first["phones"][0]["number"].startswith("(773)")
+
+
+async def test_bad_filters_are_refused_naming_the_parameter(client: httpx.AsyncClient) -> None:
+    cases: list[tuple[dict[str, str | float], str]] = [
+        ({"network": "network-99"}, "network"),
+        ({"lat": 41.8, "lon": -87.6, "radius_km": 500}, "radius_km"),
+        ({"lat": 41.8}, "lon"),
+        ({"school_id": "999999"}, "school_id"),
+        ({"q": "!!!"}, "q"),
+        ({"grade": "13"}, "grade"),
+        ({"radius_km": 3}, "radius_km"),
+    ]
+    for params, field in cases:
+        response = await client.get("/v1/resources", params=params)
+        assert response.status_code == 422, params
+        assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+# --- HSDS ---------------------------------------------------------------------------------------------------------
+
+
+async def test_hsds_routes(client: httpx.AsyncClient) -> None:
+    services = (await client.get("/v1/services", params={"search": "homeless", "per_page": 2})).json()
+    assert services["contents"][0]["id"] == "students-in-temporary-living-situations"
+    assert services["page_number"] == 1 and services["size"] <= 2 and services["total_items"] >= 1
+    pep = (await client.get("/v1/services/parent-educator-partnership")).json()
+    assert {phone["number"] for phone in pep["phones"]} == {"(773) 553-1800", "(773) 553-1801"}
+    assert pep["service_at_locations"][0]["location"]["address_1"] == "125 South Clark Street, 8th Floor"
+    assert pep["translations"]["es"]["name"] == "Asociación de Padres y Educadores (PEP)"
+    assert any(s["kind"] == "event" and s["rrule"] for s in pep["schedules"])
+    assert pep["attributes"][0]["taxonomy_term"]["id"] == "psc-category:special_education"
+    organizations = (await client.get("/v1/organizations", params={"per_page": 100})).json()
+    assert "cps-community-partnerships" in [o["id"] for o in organizations["contents"]]
+    odlss = (await client.get("/v1/organizations/cps-odlss")).json()
+    assert {"id": "pep-parent-mentors"} in odlss["services"]
+    school = (await client.get("/v1/locations/school-609794")).json()
+    assert school["network"] == "network-1" and school["grades_offered"] == "K-8"
+    terms = (await client.get("/v1/taxonomy_terms")).json()
+    assert "psc-category:attendance" in [term["id"] for term in terms["contents"]]
+    by_term = (await client.get("/v1/services", params={"taxonomy_term_id": "psc-category:transportation"})).json()
+    assert "student-transportation" in [s["id"] for s in by_term["contents"]]
+    assert (await client.get("/v1/services/no-such-service")).status_code == 404
+
+
+# --- Events and the iCalendar feed ----------------------------------------------------------------------------------
+
+
+async def test_events_between_two_days_in_a_language(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/events", params={"from": "2026-11-01", "to": "2026-11-30", "language": "es"})
+    events = response.json()["results"]
+    assert {event["schedule_id"] for event in events} == {"pep-taller-iep-es", "pep-grupo-apoyo-es"}
+    taller = next(event for event in events if event["schedule_id"] == "pep-taller-iep-es")
+    # The second Thursday of November 2026, 18:00 in Chicago (after daylight saving ended: UTC-6).
+    assert taller["start"] == "2026-11-12T18:00:00-06:00"
+    assert taller["location"]["address_1"] == "125 South Clark Street, 8th Floor"
+    everything = await client.get("/v1/events", params={"from": "2026-10-01", "to": "2026-10-31"})
+    starts = [event["start"] for event in everything.json()["results"]]
+    assert starts == sorted(starts) and len(starts) >= 5
+    backwards = await client.get("/v1/events", params={"from": "2026-10-31", "to": "2026-10-01"})
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "to"
+
+
+async def test_a_programs_ical_feed_parses_back_with_tzid_and_rrule(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/programs/parent-educator-partnership/events.ics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(response.content)
+    events = {str(event["uid"]): event for event in calendar.walk("VEVENT")}
+    assert len(events) == 5
+    workshop = events["pep-workshop-iep-basics-en@catalog.psc"]
+    assert workshop["dtstart"].params["TZID"] == "America/Chicago"
+    rule = workshop["rrule"]
+    assert isinstance(rule, icalendar.vRecur)
+    assert rule["FREQ"] == ["MONTHLY"] and rule["BYDAY"] == ["2TU"]
+    assert [str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")] == ["America/Chicago"]
+    assert (await client.get("/v1/programs/no-such-program/events.ics")).status_code == 404
+
+
+# --- Referrals ----------------------------------------------------------------------------------------------------
+
+
+async def read_topic(platform: PlatformSettings, topic: str, wanted: Any, count: int) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=platform.kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(found) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [m for m in (json.loads(r.value) for r in records) if wanted(m)]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_referral_to_a_department_and_its_answer_are_announced(
+    client: httpx.AsyncClient, module_platform: PlatformSettings
+) -> None:
+    inquiry = str(uuid.uuid4())
+    body = {"service_id": "students-in-temporary-living-situations", "reason": "Family asks about a fare card."}
+    assert (await client.post(f"/v1/inquiries/{inquiry}/referrals", json=body)).status_code == 401
+    assert (await client.post(f"/v1/inquiries/{inquiry}/referrals", json=body, headers=AUDITOR)).status_code == 403
+    created = await client.post(f"/v1/inquiries/{inquiry}/referrals", json=body, headers=STAFF)
+    assert created.status_code == 201, created.text
+    referral = created.json()
+    assert referral["status"] == "open" and referral["network_id"] == "network-4"
+    # Tuesday 10:30 plus three business days: Friday 10:30 in Chicago.
+    assert referral["reply_due_at"] == "2026-10-16T15:30:00Z"
+    unknown = await client.post(
+        f"/v1/inquiries/{inquiry}/referrals", json={**body, "service_id": "no-such-office"}, headers=STAFF
+    )
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "service_id"
+    url = f"/v1/inquiries/{inquiry}/referrals/{referral['id']}/reply"
+    answered = await client.post(url, json={"answer": "Card mailed to the school."}, headers=STAFF)
+    assert answered.status_code == 200 and answered.json()["status"] == "answered"
+    assert (await client.post(url, json={"answer": "again"}, headers=STAFF)).status_code == 409
+    listed = await client.get(f"/v1/inquiries/{inquiry}/referrals", headers=AUDITOR)
+    assert [r["id"] for r in listed.json()] == [referral["id"]]
+    events = await read_topic(module_platform, CATALOG_EVENTS, lambda m: m.get("inquiry_id") == inquiry, 2)
+    assert [event["event_type"] for event in events] == ["inquiry.referred", "inquiry.referral_answered"]
+    assert events[0]["reply_due_at"] == "2026-10-16T15:30:00Z" and events[1]["late"] is False
+
+
+# --- A lookup by inquiry category over Kafka ------------------------------------------------------------------------
+
+
+async def test_a_lookup_by_category_over_kafka_returns_what_fits_it(
+    client: httpx.AsyncClient, module_platform: PlatformSettings
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=module_platform.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for category in ("attendance", "transportation", "special_education"):
+            request = {
+                "request_id": str(uuid.uuid4()),
+                "correlation_id": f"dir-lookup-{category}",
+                "category": category,
+                "language": "es",
+                "limit": 3,
+            }
+            await producer.send_and_wait(CATALOG_LOOKUPS, json.dumps(request).encode(), key=category.encode())
+    finally:
+        await producer.stop()
+    replies = await read_topic(
+        module_platform, CATALOG_REPLIES, lambda m: str(m.get("correlation_id", "")).startswith("dir-lookup-"), 3
+    )
+    by_category = {reply["correlation_id"].removeprefix("dir-lookup-"): reply for reply in replies}
+    for category, reply in by_category.items():
+        assert reply["event_type"] == "catalog.lookup_replied" and reply["results"]
+        assert all(category in result["categories"] for result in reply["results"])
+        assert all(result["translations"]["es"]["name"] for result in reply["results"])
