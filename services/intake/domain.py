@@ -12,7 +12,13 @@ from pydantic import AwareDatetime, Field
 
 from shared.contracts.envelope import FrozenModel
 from shared.contracts.inquiries import InquirySubmission, InquirySubmitted
-from shared.contracts.routing import InquiryAssigned, InquiryEscalated, InquiryReassigned, InquiryRerouted
+from shared.contracts.routing import (
+    InquiryAssigned,
+    InquiryDeadlineMoved,
+    InquiryEscalated,
+    InquiryReassigned,
+    InquiryRerouted,
+)
 
 Source = Literal["http", "kafka"]
 RECEIVED = "received"
@@ -115,8 +121,8 @@ def newer_assignment(current: Assignment | None, incoming: Assignment) -> Assign
     return incoming
 
 
-RoutingChange = InquiryAssigned | InquiryEscalated | InquiryRerouted | InquiryReassigned
-"""Routing's events that change who has an inquiry."""
+RoutingChange = InquiryAssigned | InquiryEscalated | InquiryRerouted | InquiryReassigned | InquiryDeadlineMoved
+"""Routing's events that change who has an inquiry, or when it is due."""
 
 
 def _queue(network_id: str) -> str:
@@ -149,6 +155,8 @@ def assignment_after(current: Assignment | None, event: RoutingChange) -> Assign
         )
     if current is None:
         return None
+    if isinstance(event, InquiryDeadlineMoved):  # the same decision, due later: it stays as new as it was
+        return current.model_copy(update={"due_at": event.due_at})
     return current.model_copy(
         update={"assignee_id": event.assignee_id, "due_at": event.due_at, "assigned_at": event.occurred_at}
     )

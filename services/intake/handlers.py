@@ -172,7 +172,7 @@ async def apply_routing_events(uow: IntakeUnitOfWork, events: Sequence[RoutingEv
             log.warning("routing event for an inquiry intake does not have", inquiry_id=str(event.inquiry_id))
             continue
         history.append(_entry(event, source="routing", by=None))
-        if not isinstance(event, InquiryAssigned | InquiryEscalated | InquiryRerouted | InquiryReassigned):
+        if isinstance(event, InquirySlaWarning | InquirySlaBreached):
             continue
         incoming = domain.assignment_after(inquiry.assignment, event)
         if incoming is None:

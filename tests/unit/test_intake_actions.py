@@ -26,7 +26,7 @@ from shared.contracts.lifecycle import (
     LifecycleEvent,
 )
 from shared.contracts.notifications import NotificationSent
-from shared.contracts.routing import InquiryAssigned, InquiryEscalated, InquirySlaWarning
+from shared.contracts.routing import InquiryAssigned, InquiryDeadlineMoved, InquiryEscalated, InquirySlaWarning
 from shared.contracts.topics import INQUIRY_EVENTS
 
 POLICY = handlers.Policy(reopen_window_days=14, reference_prefix="PSC")
@@ -346,3 +346,21 @@ async def test_within_one_batch_the_later_submission_links_to_the_earlier_one_on
     outcomes = await handlers.record_submissions(uow, news, now=NOW, reference_prefix="PSC")
     first, second = (o.inquiry.id for o in outcomes if isinstance(o, handlers.Created))
     assert [(link.inquiry_id, link.linked_inquiry_id) for link in uow.inquiries.link_rows.values()] == [(second, first)]
+
+
+async def test_a_moved_deadline_moves_the_due_date_staff_and_the_parent_see() -> None:
+    uow = FakeIntakeUnitOfWork()
+    inquiry_id = await assigned(uow)
+    later = NOW + timedelta(days=3)
+    moved = InquiryDeadlineMoved(
+        inquiry_id=inquiry_id,
+        occurred_at=NOW + timedelta(hours=1),
+        correlation_id="c",
+        tier="network",
+        reason="closure",
+        previous_due_at=NOW + timedelta(days=2),
+        due_at=later,
+    )
+    await handlers.apply_routing_events(uow, [moved])
+    assert uow.inquiries.assignments[inquiry_id].due_at == later
+    assert uow.inquiries.assignments[inquiry_id].assignee_id == "ana.staff"
