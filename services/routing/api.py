@@ -21,13 +21,13 @@ from services.routing.directory import NetworkSummary, School
 from services.routing.domain import HistoryEntry
 from services.routing.files import schools_or_problems
 from services.routing.policies import Rules
-from services.routing.staff import Staff
+from services.routing.staff import Staff, network_rule_problem
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import Urgency
 from shared.contracts.routing import SlaClockName, StaffRole, Tier
-from shared.contracts.text import STORABLE, IsoDate, ShortText
+from shared.contracts.text import STORABLE, Email, IsoDate, ShortText
 from shared.http import Problem, ValidationProblem, context_of
 from shared.service import ServiceRuntime
 
@@ -276,8 +276,9 @@ StaffIdText = Annotated[str, StringConstraints(min_length=1, max_length=64, patt
 
 class StaffBody(BaseModel):
     name: ShortText = Field(description="How colleagues know them")
-    role: StaffRole
-    network_id: NetworkId = Field(description="Their network's id; 'central' for central staff")
+    role: StaffRole = Field(description="network_staff, psa, central_staff, or auditor (reads; never assigned)")
+    network_id: NetworkId = Field(description="Their network's id; 'central' for central staff (auditors: either)")
+    email: Email | None = Field(None, description="Their work email (notify writes to it about what is theirs)")
     active: StrictBool = Field(True, description="False: they take no new inquiries")
 
 
@@ -287,14 +288,7 @@ class StaffView(StaffBody):
 
     @classmethod
     def of(cls, member: Staff) -> StaffView:
-        return cls(
-            id=member.id,
-            name=member.name,
-            role=member.role,
-            network_id=member.network_id,
-            active=member.active,
-            open_load=member.open_load,
-        )
+        return cls.model_validate(member, from_attributes=True)
 
 
 @router.get("/staff", response_model=list[StaffView], tags=["staff"], summary="Staff, by network and role")
@@ -312,9 +306,17 @@ async def list_staff(ctx: Context, network_id: Annotated[NetworkId | None, Query
     summary="Add or change a staff member (announced as staff.updated)",
 )
 async def put_staff(staff_id: StaffId, body: StaffBody, ctx: Context) -> StaffView:
-    if (body.role == "central_staff") != (body.network_id == "central"):
-        raise HTTPException(409, "central staff serve network 'central', and only they do")
-    member = Staff(id=staff_id, name=body.name, role=body.role, network_id=body.network_id, active=body.active)
+    problem = network_rule_problem(body.role, body.network_id)
+    if problem:
+        raise HTTPException(409, problem)
+    member = Staff(
+        id=staff_id,
+        name=body.name,
+        role=body.role,
+        network_id=body.network_id,
+        active=body.active,
+        email=str(body.email) if body.email else None,
+    )
     try:
         async with ctx.unit_of_work() as uow:
             await handlers.put_staff(uow, [member], now=ctx.clock.now(), only_new=False)

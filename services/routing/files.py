@@ -12,19 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import get_args
+from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
+from pydantic import TypeAdapter, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from services.routing.calendar import DistrictCalendar
 from services.routing.directory import School, schools_from_rows
 from services.routing.policies import TIERS, URGENCIES, SlaPolicies, Targets
-from services.routing.staff import Staff
+from services.routing.staff import Staff, network_rule_problem
 from shared.contracts.inquiries import InquiryCategory, Urgency
 from shared.contracts.routing import StaffRole, Tier
+from shared.contracts.text import Email
 
 HERE = Path(__file__).parent
 SLA_POLICIES = HERE / "policies" / "sla.yaml"
@@ -222,38 +224,48 @@ def district_calendar(
 
 _ROLES = set(get_args(StaffRole))
 _STAFF_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 
 
 def read_staff(path: Path) -> list[Staff]:
     """The staff file: ``staff:`` a list of ``id``, ``name``, ``role``, ``network`` (a network id, 'central' for
-    central staff) and optionally ``active``."""
+    central staff), and optionally ``email`` (their work address) and ``active``. Auditors (role ``auditor``) read and
+    are never given inquiries."""
     doc = _Yaml(path)
     root = doc.load(path.read_text(encoding="utf-8"))
     top = doc.mapping(root, "the staff file", keys={"staff"})
     out: list[Staff] = []
     seen: set[str] = set()
     for entry in doc.sequence(doc.required(top, "staff", root, "the staff file"), "staff"):
-        fields = doc.mapping(entry, "a staff entry", keys={"id", "name", "role", "network", "active"})
+        fields = doc.mapping(entry, "a staff entry", keys={"id", "name", "role", "network", "email", "active"})
         staff_id = doc.text(doc.required(fields, "id", entry, "a staff entry"), "id")
         if not _STAFF_ID.match(staff_id):
             raise doc.fail(fields["id"], "id must be lowercase letters, digits, '.', '_' or '-' (at most 64)")
         if staff_id in seen:
             raise doc.fail(fields["id"], f"staff id {staff_id!r} is given twice")
         seen.add(staff_id)
-        role = doc.text(doc.required(fields, "role", entry, "a staff entry"), "role")
-        if role not in _ROLES:
-            raise doc.fail(fields["role"], f"role {role!r} is not one of {', '.join(sorted(_ROLES))}")
+        raw_role = doc.text(doc.required(fields, "role", entry, "a staff entry"), "role")
+        if raw_role not in _ROLES:
+            raise doc.fail(fields["role"], f"role {raw_role!r} is not one of {', '.join(sorted(_ROLES))}")
+        role = cast(StaffRole, raw_role)
         network = doc.text(doc.required(fields, "network", entry, "a staff entry"), "network")
-        if (role == "central_staff") != (network == "central"):
-            raise doc.fail(fields["network"], "central staff serve network 'central', and only they do")
+        problem = network_rule_problem(role, network)
+        if problem:
+            raise doc.fail(fields["network"], problem)
         active = True
         if "active" in fields:
             raw = doc.text(fields["active"], "active").lower()
             if raw not in ("true", "false"):
                 raise doc.fail(fields["active"], "active must be true or false")
             active = raw == "true"
+        email = None
+        if "email" in fields:
+            try:
+                email = str(_EMAIL.validate_python(doc.text(fields["email"], "email")))
+            except ValidationError:
+                raise doc.fail(fields["email"], "email is not an email address") from None
         name = doc.text(doc.required(fields, "name", entry, "a staff entry"), "name")
-        out.append(Staff(id=staff_id, name=name, role=role, network_id=network, active=active))  # type: ignore[arg-type]
+        out.append(Staff(id=staff_id, name=name, role=role, network_id=network, active=active, email=email))
     return out
 
 

@@ -5,9 +5,10 @@ deadline worker in ``deadlines.py``, the files read at start in ``app.py``) call
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import TypeVar
 from uuid import UUID
 
 from services.routing import clocks, directory, domain, files
@@ -15,7 +16,7 @@ from services.routing.clocks import Assignment
 from services.routing.directory import NetworkSummary, RowProblem, School
 from services.routing.domain import HistoryEntry, LifecycleKind
 from services.routing.policies import Rules
-from services.routing.staff import Staff
+from services.routing.staff import Staff, StaffPool
 from services.routing.unit_of_work import RoutingUnitOfWork
 from shared.contracts.directory import SchoolListPublished, SchoolListRejected
 from shared.contracts.envelope import FieldError, InquiryEvent
@@ -28,11 +29,12 @@ from shared.contracts.lifecycle import (
     InquiryWaitingOnParent,
     LifecycleEvent,
 )
-from shared.contracts.routing import StaffUpdated
+from shared.contracts.routing import InquiryAssigned, InquiryRerouted, StaffUpdated
 from shared.contracts.topics import DIRECTORY_UPDATES, ROUTING_EVENTS, STAFF_EVENTS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 _KINDS: dict[type[LifecycleEvent], LifecycleKind] = {
     InquiryAcknowledged: "acknowledged",
@@ -63,6 +65,26 @@ async def current_rules(uow: RoutingUnitOfWork, base: Rules) -> Rules:
     return replace(base, calendar=base.calendar.with_closures(closures))
 
 
+async def decided_with_staff(
+    uow: RoutingUnitOfWork, network_ids: Iterable[str], decide: Callable[[StaffPool], T]
+) -> tuple[StaffPool, T]:
+    """``decide`` (pure rules that give inquiries to staff from the pool) on the staff of these networks, with its
+    least-loaded choices confirmed: the pairs it chose in are held to the commit and their loads are as read; when
+    another replica changed them in between, decide again on a fresh read (under the held pairs)."""
+    networks = set(network_ids)
+    staff = await uow.staff.pool(network_ids=networks)
+    result = decide(staff)
+    for _ in range(_CONFIRM_TRIES):
+        if await uow.staff.confirm(staff=staff):
+            return staff, result
+        staff = await uow.staff.pool(network_ids=networks)
+        result = decide(staff)
+    raise RuntimeError("the staff loads kept changing under held locks")  # a bug: nothing changes a held pair
+
+
+_CONFIRM_TRIES = 8
+
+
 async def assign_inquiries(
     uow: RoutingUnitOfWork, events: Sequence[InquirySubmitted], *, rules: Rules, now: datetime
 ) -> None:
@@ -74,16 +96,17 @@ async def assign_inquiries(
     rules = await current_rules(uow, rules)
     schools = await uow.directory.get_schools(school_ids=[event.student.school_id for event in events])
     networks = {school.network.id for school in schools.values() if school.network}
-    staff = await uow.staff.pool(network_ids=networks)
-    decided = []
-    seen: set[UUID] = set()
+    firsts: dict[UUID, InquirySubmitted] = {}
     for event in events:
-        if event.inquiry_id in seen:
-            continue
-        seen.add(event.inquiry_id)
-        decided.append(
+        firsts.setdefault(event.inquiry_id, event)  # the first of each inquiry counts
+
+    def decide(staff: StaffPool) -> list[tuple[Assignment, InquiryAssigned]]:
+        return [
             domain.assign(event, school=schools.get(event.student.school_id), staff=staff, rules=rules, now=now)
-        )
+            for event in firsts.values()
+        ]
+
+    staff, decided = await decided_with_staff(uow, networks, decide)
     new = await uow.assignments.insert_new(assignments=[assignment for assignment, _ in decided])
     for assignment, assigned in decided:
         if assignment.inquiry_id in new:
@@ -106,12 +129,16 @@ async def follow_lifecycle(
     unknown = sorted({str(event.inquiry_id) for event in events if event.inquiry_id not in locked})
     if unknown:
         raise UnknownInquiry(f"routing never assigned inquiry {', '.join(unknown)}")
-    staff = await uow.staff.pool(network_ids={a.network.id for a in locked.values()})
-    changed: dict[UUID, Assignment] = {}
-    for event in events:
-        current = changed.get(event.inquiry_id, locked[event.inquiry_id])
-        at = min(event.occurred_at, now)
-        changed[event.inquiry_id] = domain.follow(current, _KINDS[type(event)], at=at, rules=rules, staff=staff)
+
+    def decide(staff: StaffPool) -> dict[UUID, Assignment]:
+        changed: dict[UUID, Assignment] = {}
+        for event in events:
+            current = changed.get(event.inquiry_id, locked[event.inquiry_id])
+            at = min(event.occurred_at, now)
+            changed[event.inquiry_id] = domain.follow(current, _KINDS[type(event)], at=at, rules=rules, staff=staff)
+        return changed
+
+    staff, changed = await decided_with_staff(uow, {a.network.id for a in locked.values()}, decide)
     await uow.assignments.save(assignments=list(changed.values()), now=now)
     await uow.staff.add_load(changes=staff.changed())
 
@@ -141,8 +168,11 @@ async def fire_due(uow: RoutingUnitOfWork, *, rules: Rules, now: datetime, limit
     if not claimed:
         return 0
     rules = await current_rules(uow, rules)
-    staff = await uow.staff.pool(network_ids={a.network.id for a in claimed})
-    fired = [domain.fire(assignment, now=now, rules=rules, staff=staff) for assignment in claimed]
+    staff, fired = await decided_with_staff(
+        uow,
+        {a.network.id for a in claimed},
+        lambda staff: [domain.fire(assignment, now=now, rules=rules, staff=staff) for assignment in claimed],
+    )
     await uow.assignments.save(assignments=[f.assignment for f in fired], now=now)
     await _announce(uow, [event for f in fired for event in f.events])
     await uow.staff.add_load(changes=staff.changed())  # last: the staff rows stay locked only until the commit
@@ -223,16 +253,20 @@ async def load_schools(
     if moved:
         rules = await current_rules(uow, rules)
         open_ones = await uow.assignments.lock_open(school_ids=list(moved))
-        staff = await uow.staff.pool(
-            network_ids={a.network.id for a in open_ones} | {n for s in moved.values() if (n := _network_id(s))}
-        )
-        changed: list[Assignment] = []
-        announced: list[InquiryEvent] = []
-        for assignment in open_ones:
-            result = domain.reroute(assignment, moved[assignment.school_id], rules=rules, staff=staff, now=now)
-            if result is not None:
-                changed.append(result[0])
-                announced.append(result[1])
+
+        def decide(staff: StaffPool) -> list[tuple[Assignment, InquiryRerouted]]:
+            return [
+                result
+                for assignment in open_ones
+                if (
+                    result := domain.reroute(assignment, moved[assignment.school_id], rules=rules, staff=staff, now=now)
+                )
+            ]
+
+        networks = {a.network.id for a in open_ones} | {n for s in moved.values() if (n := _network_id(s))}
+        staff, rerouted_ones = await decided_with_staff(uow, networks, decide)
+        changed = [assignment for assignment, _ in rerouted_ones]
+        announced: list[InquiryEvent] = [event for _, event in rerouted_ones]
         await uow.assignments.save(assignments=changed, now=now)
         await _announce(uow, announced)
         await uow.staff.add_load(changes=staff.changed())
@@ -298,7 +332,8 @@ def _network_id(school: School) -> str | None:
 
 async def put_staff(uow: RoutingUnitOfWork, staff: Sequence[Staff], *, now: datetime, only_new: bool) -> list[Staff]:
     """Add or change staff members (``only_new``: add the ones not on file, as the staff file's seed does) and
-    announce each added or changed one as ``staff.updated``. A network the directory does not know is refused."""
+    announce each added or changed one as ``staff.updated`` with their name and work email (intake follows it for
+    sign-in accounts, notify for staff emails). A network the directory does not know is refused."""
     unknown = {m.network_id for m in staff} - await uow.staff.known_networks(network_ids={m.network_id for m in staff})
     if unknown:
         raise Refused(f"no such network in the directory: {', '.join(sorted(unknown))}")
@@ -313,6 +348,8 @@ async def put_staff(uow: RoutingUnitOfWork, staff: Sequence[Staff], *, now: date
                 role=member.role,
                 network_id=member.network_id,
                 active=member.active,
+                name=member.name,
+                email=member.email,
             ),
         )
     return changed

@@ -332,10 +332,12 @@ def _staff(row: Record) -> Staff:
         network_id=row["network_id"],
         active=row["active"],
         open_load=row["open_load"],
+        email=row["email"],
     )
 
 
-_STAFF_SELECT = "SELECT id, name, role, network_id, active, open_load FROM staff"
+_STAFF_COLUMNS = "id, name, role, network_id, active, open_load, email"
+_STAFF_SELECT = f"SELECT {_STAFF_COLUMNS} FROM staff"  # noqa: S608 - constant column names
 
 
 class StaffRepository:
@@ -347,14 +349,43 @@ class StaffRepository:
     async def pool(self, *, network_ids: Iterable[str]) -> StaffPool:
         """The staff of these networks (and central) with their open loads, to give inquiries out from.
 
-        Read without locking: replicas assigning at the same moment may both pick the same least-loaded person (the
-        choice is a balance, not a promise), while ``add_load`` keeps every count exact. Locking here would make the
-        deadline workers of all replicas wait for each other for their whole transaction.
+        Read without locking, so the deadline workers of all replicas do not wait for each other for their whole
+        transaction; a use case that chose least-loaded staff from it ``confirm``s the pairs it chose in before it
+        writes (and decides again on a fresh read if another replica changed them), and ``add_load`` keeps every
+        count exact.
         """
         rows = await self._conn.fetch(
             f"{_STAFF_SELECT} WHERE network_id = ANY($1::text[])", sorted({*network_ids, CENTRAL_ID})
         )
         return StaffPool(_staff(row) for row in rows)
+
+    async def hold(self, *, pairs: Sequence[tuple[str, str]]) -> None:
+        """Take the transaction's advisory lock on each (network, role) pair, in the order given (sorted by the
+        caller, so two transactions never wait on each other in a circle): whoever assigns from a pair, or changes
+        its members, does so one transaction at a time from here to its commit."""
+        if pairs:
+            await self._conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('routing.staff:' || p.network_id || ':' || p.role))"
+                " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p(network_id, role, n)",
+                [network for network, _ in pairs],
+                [role for _, role in pairs],
+            )
+
+    async def confirm(self, *, staff: StaffPool) -> bool:
+        """Hold the pairs where ``staff`` made least-loaded choices and check that their members and loads are as
+        ``staff`` read them; False when another transaction changed them in between (decide again: the pairs stay
+        held until the commit, so the second read stands)."""
+        pairs = staff.choices()
+        if not pairs:
+            return True
+        await self.hold(pairs=pairs)
+        rows = await self._conn.fetch(
+            "SELECT s.id, s.active, s.open_load FROM staff s JOIN unnest($1::text[], $2::text[]) AS p(network_id, role)"
+            " ON s.network_id = p.network_id AND s.role = p.role",
+            [network for network, _ in pairs],
+            [role for _, role in pairs],
+        )
+        return {row["id"]: (row["active"], row["open_load"]) for row in rows} == staff.as_read(pairs)
 
     async def add_load(self, *, changes: dict[str, int]) -> None:
         """Change open loads by these amounts; the rows are locked in id order (two transactions never deadlock), at
@@ -390,23 +421,29 @@ class StaffRepository:
         """Add these staff (and, unless ``only_new``, change the ones that differ); the rows added or changed."""
         if not staff:
             return []
+        before = await self._conn.fetch(
+            "SELECT network_id, role FROM staff WHERE id = ANY($1::text[])", [m.id for m in staff]
+        )
+        pairs = {(row["network_id"], row["role"]) for row in before} | {(m.network_id, m.role) for m in staff}
+        await self.hold(pairs=sorted(pairs))  # nobody assigns from a pair while its members change
         conflict = (
             "DO NOTHING"
             if only_new
             else "DO UPDATE SET name = excluded.name, role = excluded.role, network_id = excluded.network_id,"
-            " active = excluded.active, updated_at = excluded.updated_at"
-            " WHERE (staff.name, staff.role, staff.network_id, staff.active)"
-            " IS DISTINCT FROM (excluded.name, excluded.role, excluded.network_id, excluded.active)"
+            " active = excluded.active, email = excluded.email, updated_at = excluded.updated_at"
+            " WHERE (staff.name, staff.role, staff.network_id, staff.active, staff.email)"
+            " IS DISTINCT FROM (excluded.name, excluded.role, excluded.network_id, excluded.active, excluded.email)"
         )
         rows = await self._conn.fetch(
-            "INSERT INTO staff (id, name, role, network_id, active, updated_at) SELECT s.*, $6::timestamptz FROM"  # noqa: S608
-            " unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS s(id, name, role, network_id,"
-            f" active) ON CONFLICT (id) {conflict} RETURNING id, name, role, network_id, active, open_load",
+            "INSERT INTO staff (id, name, role, network_id, active, email, updated_at) SELECT s.*, $7::timestamptz"  # noqa: S608
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS s(id, name, role,"
+            f" network_id, active, email) ON CONFLICT (id) {conflict} RETURNING {_STAFF_COLUMNS}",
             [m.id for m in staff],
             [m.name for m in staff],
             [m.role for m in staff],
             [m.network_id for m in staff],
             [m.active for m in staff],
+            [m.email for m in staff],
             now,
         )
         return [_staff(row) for row in rows]

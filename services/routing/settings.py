@@ -17,7 +17,9 @@ class RoutingSettings(ServiceSettings):
 
     http_port: int = 8002
     http_max_body_bytes: int = Field(
-        8_388_608, ge=1, description="Largest request body taken, in bytes (a school list of up to 5,000,000 characters)"
+        8_388_608,
+        ge=1,
+        description="Largest request body taken, in bytes (a school list of up to 5,000,000 characters)",
     )
     schools_csv: Path = Field(SCHOOLS_CSV, description="The district's school list with each school's network")
     timezone: str = Field("America/Chicago", description="The district's business calendar runs on this clock")

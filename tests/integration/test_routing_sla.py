@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
+from auth import staff_headers
 from fastapi import FastAPI
 
 from services.routing.app import create_app as create_routing
@@ -27,7 +28,7 @@ from shared.contracts.directory import SchoolListPublished
 from shared.contracts.envelope import Event, kafka_headers, to_bytes
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import InquiryAcknowledged
-from shared.contracts.topics import DEAD_LETTERS, DIRECTORY_UPDATES, INQUIRY_EVENTS, ROUTING_EVENTS
+from shared.contracts.topics import DEAD_LETTERS, DIRECTORY_UPDATES, INQUIRY_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
 from shared.kafka.connection import client_options, create_producer
 from shared.settings import PlatformSettings
 
@@ -37,6 +38,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 NETWORK_DUE = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Tuesday 9:00 in Chicago
 EDISON, NETWORK_1 = 609794, "network-1"
+FRAZIER = 610503  # a school of Network 5, which no other test here sends inquiries to
+# Operators' calls are a central staff member's (the write endpoints want a signed-in staff member).
+CENTRAL_STAFF = staff_headers(staff_id="central-staff-1", role="central_staff", network_id="central")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -55,7 +59,9 @@ async def replicas(module_platform: PlatformSettings, topics: tuple[str, ...]) -
             await stack.enter_async_context(app.router.lifespan_context(app))
             clients.append(
                 await stack.enter_async_context(
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://routing-{i}")
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app), base_url=f"http://routing-{i}", headers=CENTRAL_STAFF
+                    )
                 )
             )
         producer = create_producer(module_platform, client_id="routing-sla-test")
@@ -90,7 +96,7 @@ def submitted(school_id: int = EDISON, category: str = "other") -> InquirySubmit
     )
 
 
-async def publish(env: dict[str, Any], events: list[Event]) -> None:
+async def publish(env: dict[str, Any], events: Sequence[Event]) -> None:
     for event in events:
         await env["producer"].send(
             INQUIRY_EVENTS, to_bytes(event), key=event.partition_key().encode(), headers=kafka_headers(event)
@@ -344,3 +350,70 @@ async def test_reassignment_inside_the_tier_keeps_the_deadline_and_is_announced(
     )
     (reassigned,) = of_type(seen, "inquiry.reassigned")
     assert (reassigned["from_assignee_id"], reassigned["assignee_id"]) == (before["assignee_id"], other)
+
+
+async def test_two_replicas_assigning_at_once_keep_the_least_loaded_choice_exact(replicas: dict[str, Any]) -> None:
+    """Both replicas take submissions for one network at the same time (the group splits the partitions between
+    them): each choice is confirmed against the loads another replica may just have changed, so the two network
+    staff end up with loads at most one apart, and every inquiry is counted once."""
+    env = replicas
+
+    async def loads() -> dict[str, int]:
+        staff = (await env["clients"][0].get("/v1/staff", params={"network_id": "network-5"})).json()
+        return {m["id"]: m["open_load"] for m in staff if m["role"] == "network_staff"}
+
+    before = await loads()
+    events = [submitted(FRAZIER) for _ in range(101)]
+    for i in range(0, len(events), 7):  # in small bursts, so both replicas' batches overlap
+        await publish(env, events[i : i + 7])
+    await assigned(env, {e.inquiry_id for e in events})
+    after = await loads()
+    assert sum(after.values()) - sum(before.values()) == 101
+    assert max(after.values()) - min(after.values()) <= 1
+    rows = await env["db"].fetch(
+        "SELECT assignee_id, count(*) AS n FROM assignments WHERE status = 'open' AND tier = 'network'"
+        " AND network_id = 'network-5' GROUP BY assignee_id"
+    )
+    assert {row["assignee_id"]: row["n"] for row in rows} == after  # the counts are the inquiries they hold
+
+
+async def test_staff_carry_name_and_work_email_and_an_auditor_is_never_assigned(replicas: dict[str, Any]) -> None:
+    env = replicas
+    client = env["clients"][0]
+    listed = {m["id"]: m for m in (await client.get("/v1/staff", params={"network_id": "central"})).json()}
+    assert listed["central-auditor-1"]["role"] == "auditor"
+    assert listed["central-staff-1"]["email"] == "oakley.u3@psc.example.org"
+
+    put = await client.put(
+        "/v1/staff/network-5-auditor",
+        json={"name": "Rowan T.", "role": "auditor", "network_id": "network-5", "email": "rowan.t@psc.example.org"},
+    )
+    assert put.status_code == 200, put.text
+    assert (put.json()["email"], put.json()["role"]) == ("rowan.t@psc.example.org", "auditor")
+    bad = await client.put(
+        "/v1/staff/network-5-x", json={"name": "X", "role": "psa", "network_id": "network-5", "email": "nope"}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "email"
+    assert "nope" not in bad.text
+    central_psa = await client.put("/v1/staff/x", json={"name": "X", "role": "psa", "network_id": "central"})
+    assert central_psa.status_code == 409
+
+    record = await first_record(env, STAFF_EVENTS, lambda r: r.key == b"network-5-auditor")
+    updated = json.loads(record.value)
+    assert (updated["event_type"], updated["role"], updated["name"], updated["email"]) == (
+        "staff.updated",
+        "auditor",
+        "Rowan T.",
+        "rowan.t@psc.example.org",
+    )
+
+    events = [submitted(FRAZIER) for _ in range(4)]
+    await publish(env, events)
+    await assigned(env, {e.inquiry_id for e in events})
+    holders = await env["db"].fetch(
+        "SELECT DISTINCT assignee_id FROM assignments WHERE inquiry_id = ANY($1::uuid[])",
+        [e.inquiry_id for e in events],
+    )
+    assert {row["assignee_id"] for row in holders} <= {"network-5-staff-1", "network-5-staff-2"}
+    auditor = (await client.get("/v1/staff", params={"network_id": "network-5"})).json()
+    assert {m["id"]: m["open_load"] for m in auditor}["network-5-auditor"] == 0

@@ -97,6 +97,30 @@ def test_the_demo_staff_has_a_psa_and_two_staff_per_network_and_a_bad_role_is_na
         read_staff(bad)
 
 
+def test_staff_have_work_emails_and_an_auditor_serves_any_network(tmp_path: Path) -> None:
+    demo = read_staff(DEMO_STAFF)
+    assert all(m.email and m.email.endswith("@psc.example.org") for m in demo)
+    assert len({m.email for m in demo}) == len(demo)
+    assert [m.id for m in demo if m.role == "auditor"] == ["central-auditor-1"]
+    good = write(
+        tmp_path,
+        "staff.yaml",
+        "staff:\n  - {id: a, name: A, role: auditor, network: network-1, email: a.a@psc.example.org}\n"
+        "  - {id: b, name: B, role: auditor, network: central}\n",
+    )
+    assert [(m.role, m.network_id, m.email) for m in read_staff(good)] == [
+        ("auditor", "network-1", "a.a@psc.example.org"),
+        ("auditor", "central", None),
+    ]
+    bad_email = write(tmp_path, "e.yaml", "staff:\n  - {id: a, name: A, role: psa, network: n1, email: not-mail}\n")
+    with pytest.raises(FileProblem, match=r"e.yaml:2: email is not an email address") as refused:
+        read_staff(bad_email)
+    assert "not-mail" not in str(refused.value)  # the value is not echoed
+    psa_central = write(tmp_path, "c.yaml", "staff:\n  - {id: a, name: A, role: psa, network: central}\n")
+    with pytest.raises(FileProblem, match="only central staff and auditors serve network 'central'"):
+        read_staff(psa_central)
+
+
 def test_a_school_list_with_bad_rows_reports_each_bad_line() -> None:
     text = (
         "school_id,short_name,long_name,network\n"

@@ -3,12 +3,13 @@ through the real broker and database in tests/integration/test_inquiry_path.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from fakes.routing import EDISON, ENGLEWOOD, NETWORK_2, NOW, RULES, FakeRoutingUnitOfWork
+from fakes.routing import EDISON, ENGLEWOOD, NETWORK_2, NOW, RULES, STAFF, FakeRoutingUnitOfWork
 
 from services.routing import handlers
 from services.routing.directory import CENTRAL_ID, RowProblem, School
@@ -197,10 +198,11 @@ async def test_a_new_school_list_reroutes_the_open_inquiries_of_a_school_that_mo
 
 async def test_staff_changes_are_announced_and_an_unknown_network_is_refused() -> None:
     uow = FakeRoutingUnitOfWork()
-    member = Staff("n2-psa", "Pat", "psa", "network-2")
+    member = Staff("n2-psa", "Pat", "psa", "network-2", email="pat.p@psc.example.org")
     assert await handlers.put_staff(uow, [member], now=NOW, only_new=False) == [member]
     (updated,) = uow.events_on(STAFF_EVENTS)
     assert isinstance(updated, StaffUpdated) and (updated.staff_id, updated.partition_key()) == ("n2-psa", "n2-psa")
+    assert (updated.name, updated.email, updated.role) == ("Pat", "pat.p@psc.example.org", "psa")
     assert await handlers.put_staff(uow, [member], now=NOW, only_new=False) == []  # unchanged: not announced
     with pytest.raises(handlers.Refused, match="no such network"):
         await handlers.put_staff(uow, [Staff("x", "X", "psa", "network-99")], now=NOW, only_new=False)
@@ -241,3 +243,16 @@ async def test_reassignment_is_announced_and_an_unknown_inquiry_or_wrong_staff_i
     assert await handlers.reassign(uow, uuid4(), "n1-staff-2", now=NOW) is None
     with pytest.raises(handlers.Refused, match="not active network_staff"):
         await handlers.reassign(uow, assigned.inquiry_id, "n2-staff-1", now=NOW)
+
+
+async def test_an_auditor_is_on_file_and_announced_but_never_given_an_inquiry() -> None:
+    auditor = Staff("n1-auditor", "Ari", "auditor", "network-1", email="ari.a@psc.example.org")
+    uow = FakeRoutingUnitOfWork(staff=[auditor, *STAFF])
+    assigned = [a for _ in range(4) for a in await assign(uow, submitted())]
+    assert {a.assignee_id for a in assigned} == {"n1-staff-1", "n1-staff-2"}
+    assert uow.staff.members["n1-auditor"].open_load == 0
+    await handlers.put_staff(uow, [replace(auditor, name="Ari A.")], now=NOW, only_new=False)
+    (updated,) = uow.events_on(STAFF_EVENTS)
+    assert isinstance(updated, StaffUpdated) and (updated.role, updated.name) == ("auditor", "Ari A.")
+    with pytest.raises(handlers.Refused, match="not active network_staff"):
+        await handlers.reassign(uow, assigned[0].inquiry_id, "n1-auditor", now=NOW)

@@ -119,10 +119,17 @@ class FakeStaff:
     def __init__(self, staff: Sequence[Staff] = STAFF, networks: Iterable[str] = ("network-1", "network-2")) -> None:
         self.members = {m.id: m for m in staff}
         self.networks = {*networks, CENTRAL_ID}
+        self.confirmations = 0
 
     async def pool(self, *, network_ids: Iterable[str]) -> StaffPool:
         wanted = {*network_ids, CENTRAL_ID}
         return StaffPool(m for m in self.members.values() if m.network_id in wanted)
+
+    async def confirm(self, *, staff: StaffPool) -> bool:
+        """One process, one transaction at a time: what the pool read is what is stored (``confirmations`` counts
+        the pools whose choices were checked)."""
+        self.confirmations += bool(staff.choices())
+        return True
 
     async def add_load(self, *, changes: dict[str, int]) -> None:
         for staff_id, delta in changes.items():
