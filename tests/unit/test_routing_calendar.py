@@ -34,15 +34,18 @@ def test_friday_afternoon_time_goes_on_on_monday_morning() -> None:
 
 
 def test_thanksgiving_and_the_district_s_days_around_it_do_not_count() -> None:
-    # Wed 25 (district), Thu 26 (Thanksgiving), Fri 27 (district) are closed: Tuesday 16:00 + 2 h is Monday 9:00.
+    # The whole week is the district's Thanksgiving break (Thursday the public holiday): Friday 20 Nov 16:00 + 2 h
+    # is Monday 30 Nov 9:00.
     assert DISTRICT.closed_reason(date(2026, 11, 26)) == "Thanksgiving Day"
-    assert DISTRICT.add_business(at(2026, 11, 24, 16), 2 * HOUR) == at(2026, 11, 30, 9)
+    assert DISTRICT.closed_reason(date(2026, 11, 23)) == "Thanksgiving break"
+    assert DISTRICT.add_business(at(2026, 11, 20, 16), 2 * HOUR) == at(2026, 11, 30, 9)
 
 
 def test_the_winter_break_does_not_count() -> None:
     assert DISTRICT.closed_reason(date(2026, 12, 28)) == "Winter break"
-    # Friday 18 Dec 16:00 + 2 h: the break, New Year's Day and the reorganization day pass; Tuesday 5 Jan 9:00.
-    assert DISTRICT.add_business(at(2026, 12, 18, 16), 2 * HOUR) == at(2027, 1, 5, 9)
+    # Friday 18 Dec 16:00 + 2 h: the two weeks of the break (Christmas and New Year's Day in them) pass; Monday 4 Jan.
+    assert DISTRICT.add_business(at(2026, 12, 18, 16), 2 * HOUR) == at(2027, 1, 4, 9)
+    assert DISTRICT.closed_reason(date(2027, 3, 24)) == "Spring break (estimated week)"
 
 
 def test_the_spring_daylight_saving_change_neither_adds_nor_loses_an_hour() -> None:
