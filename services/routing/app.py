@@ -81,6 +81,10 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
             async with runtime.unit_of_work(PostgresRoutingUnitOfWork) as uow:
                 seeded = await handlers.put_staff(uow, staff, now=clock.now(), only_new=True)
             log.info("staff seeded", added=len(seeded), on_file=len(staff), policies=rules.policies.version)
+            async with runtime.unit_of_work(PostgresRoutingUnitOfWork) as uow:
+                clocked = await handlers.start_missing_clocks(uow, rules=rules, now=clock.now())
+            if clocked:
+                log.info("clocks started for inquiries assigned before clocks existed", inquiries=clocked)
             worker = DeadlineWorker(
                 runtime.pool,
                 rules=rules,

@@ -313,6 +313,18 @@ def follow(assignment: Assignment, kind: LifecycleKind, *, at: datetime, rules: 
     return scheduled(changed, rules)
 
 
+def start_clocks(assignment: Assignment, *, rules: Rules, staff: StaffPool) -> Assignment:
+    """An open inquiry assigned before clocks existed (migration 0003) gets them: its tier's clocks counted from when
+    it was assigned, on today's policy and calendar, and the least-loaded staff of the tier when nobody has it. What
+    is already past due then fires through the deadline worker, each step at its own due time."""
+    if assignment.first_response is not None or assignment.resolution is not None or assignment.status != "open":
+        return assignment
+    assignee = assignment.assignee_id or staff.take(assignment.network.id, ROLE_OF_TIER[assignment.tier])
+    return start_tier(
+        evolve(assignment, assignee_id=assignee), assignment.tier, at=assignment.assigned_at, rules=rules, fresh=True
+    )
+
+
 def moved_by_closure(assignment: Assignment, *, rules: Rules, now: datetime) -> InquiryDeadlineMoved | None:
     """After the calendar changed: the inquiry's announcement when its deadline moved; None when it did not."""
     rescheduled = scheduled(assignment, rules)

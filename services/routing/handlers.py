@@ -179,6 +179,23 @@ async def fire_due(uow: RoutingUnitOfWork, *, rules: Rules, now: datetime, limit
     return len(claimed)
 
 
+async def start_missing_clocks(uow: RoutingUnitOfWork, *, rules: Rules, now: datetime) -> int:
+    """Give clocks to the open inquiries assigned before clocks existed (see ``domain.start_clocks``); run at start
+    by every replica (each takes the rows the others do not hold). Returns how many got clocks."""
+    old = await uow.assignments.lock_without_clocks()
+    if not old:
+        return 0
+    rules = await current_rules(uow, rules)
+    staff, started = await decided_with_staff(
+        uow,
+        {a.network.id for a in old},
+        lambda staff: [domain.start_clocks(assignment, rules=rules, staff=staff) for assignment in old],
+    )
+    await uow.assignments.save(assignments=started, now=now)
+    await uow.staff.add_load(changes=staff.changed())
+    return len(started)
+
+
 async def _announce(uow: RoutingUnitOfWork, events: Sequence[InquiryEvent]) -> None:
     """Emit routing's events about inquiries and keep each in its inquiry's routing history."""
     for event in events:

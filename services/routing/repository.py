@@ -307,6 +307,14 @@ class AssignmentRepository:
             )
         return [_assignment(row) for row in rows]
 
+    async def lock_without_clocks(self) -> list[Assignment]:
+        """Open assignments made before clocks existed, locked (rows another replica holds are skipped)."""
+        rows = await self._conn.fetch(
+            f"{_ASSIGNMENT_SELECT} WHERE a.status = 'open' AND a.fr_target IS NULL AND a.res_target IS NULL"
+            " ORDER BY a.inquiry_id FOR UPDATE OF a SKIP LOCKED"
+        )
+        return [_assignment(row) for row in rows]
+
     async def open_in_network(self, *, network_id: str) -> list[Assignment]:
         rows = await self._conn.fetch(f"{_ASSIGNMENT_SELECT} WHERE a.network_id = $1 AND a.status = 'open'", network_id)
         return [_assignment(row) for row in rows]

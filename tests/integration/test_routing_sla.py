@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from auth import staff_headers
 from fastapi import FastAPI
 
+from services.routing import handlers
 from services.routing.app import create_app as create_routing
 from services.routing.files import DEMO_STAFF
 from services.routing.settings import SCHOOLS_CSV, RoutingSettings
@@ -417,3 +418,44 @@ async def test_staff_carry_name_and_work_email_and_an_auditor_is_never_assigned(
     assert {row["assignee_id"] for row in holders} <= {"network-5-staff-1", "network-5-staff-2"}
     auditor = (await client.get("/v1/staff", params={"network_id": "network-5"})).json()
     assert {m["id"]: m["open_load"] for m in auditor}["network-5-auditor"] == 0
+
+
+async def test_an_inquiry_assigned_before_clocks_existed_gets_them_at_start_and_escalates(
+    replicas: dict[str, Any],
+) -> None:
+    """As migration 0003 left an inquiry assigned before it: no clocks, nobody on it. Routing gives it clocks at
+    start (counted from when it was assigned), once whichever replica does it, and its deadline then fires."""
+    env = replicas
+    inquiry_id = uuid.uuid4()
+    assigned_at = datetime(2026, 12, 14, 15, 0, tzinfo=UTC)  # Monday 14 Dec, 9:00 in Chicago
+    env["clock"].set(assigned_at + timedelta(hours=1))
+    await env["db"].execute(
+        "INSERT INTO assignments (inquiry_id, category, school_id, network_id, queue, tier, reason, assigned_at,"
+        " updated_at, due_at) VALUES ($1, 'other', $2, 'network-5', 'network', 'network', 'school_network',"
+        " $3::timestamptz, $3, $3::timestamptz + interval '3 days')",
+        inquiry_id,
+        FRAZIER,
+        assigned_at,
+    )
+    started = []
+    for app in env["apps"]:  # what each replica does at start
+        context = app.state.context
+        async with context.unit_of_work() as uow:
+            started.append(await handlers.start_missing_clocks(uow, rules=context.rules, now=env["clock"].now()))
+    assert started == [1, 0]
+    state = (await env["clients"][0].get(f"/v1/inquiries/{inquiry_id}/routing")).json()
+    assert state["due_at"] == "2026-12-15T15:00:00Z"  # a business day from when it was assigned
+    assert {c["name"]: c["state"] for c in state["clocks"]} == {"first_response": "running", "resolution": "running"}
+    assert state["assignee_id"] in {"network-5-staff-1", "network-5-staff-2"}
+
+    env["clock"].set(datetime(2026, 12, 15, 15, 30, tzinfo=UTC))
+    wake_all(env)
+    seen = await routing_events(
+        env, {inquiry_id}, until=lambda found: bool(of_type(found, "inquiry.escalated")), settle=0.5
+    )
+    (escalated,) = of_type(seen, "inquiry.escalated")
+    assert (escalated["from_tier"], escalated["to_tier"], escalated["due_at"]) == (
+        "network",
+        "psa",
+        "2026-12-15T15:00:00Z",
+    )

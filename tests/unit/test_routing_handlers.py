@@ -256,3 +256,24 @@ async def test_an_auditor_is_on_file_and_announced_but_never_given_an_inquiry() 
     assert isinstance(updated, StaffUpdated) and (updated.role, updated.name) == ("auditor", "Ari A.")
     with pytest.raises(handlers.Refused, match="not active network_staff"):
         await handlers.reassign(uow, assigned[0].inquiry_id, "n1-auditor", now=NOW)
+
+
+async def test_an_inquiry_assigned_before_clocks_existed_gets_them_from_its_assignment_and_then_fires() -> None:
+    uow = FakeRoutingUnitOfWork()
+    (assigned,) = await assign(uow, submitted(category="other"))
+    stored = uow.assignments.by_inquiry[assigned.inquiry_id]
+    # As migration 0003 left it: no clocks, nobody on it, the old stored due time.
+    old = replace(stored, first_response=None, resolution=None, next_due_at=None, assignee_id=None)
+    uow.assignments.by_inquiry[old.inquiry_id] = old
+    uow.staff.members["n1-staff-1"] = replace(uow.staff.members["n1-staff-1"], open_load=0)
+    assert await handlers.start_missing_clocks(uow, rules=RULES, now=NOW + timedelta(days=3)) == 1
+    clocked = uow.assignments.by_inquiry[old.inquiry_id]
+    assert clocked.first_response == stored.first_response and clocked.resolution == stored.resolution
+    assert (clocked.due_at, clocked.next_due_at) == (stored.due_at, stored.next_due_at)  # from assigned_at, not now
+    assert clocked.assignee_id == "n1-staff-1" and uow.staff.members["n1-staff-1"].open_load == 1
+    assert await handlers.start_missing_clocks(uow, rules=RULES, now=NOW + timedelta(days=3)) == 0  # once
+    claimed = await handlers.fire_due(uow, rules=RULES, now=NOW + timedelta(days=3), limit=10)
+    assert claimed == 1 and [e.event_type for e in uow.events_on(ROUTING_EVENTS)][-2:] == [
+        "inquiry.sla_warning",
+        "inquiry.escalated",
+    ]

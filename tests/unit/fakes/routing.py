@@ -105,6 +105,13 @@ class FakeAssignments:
             if a.status == "open" and a.first_response is not None and (school_ids is None or a.school_id in school_ids)
         ]
 
+    async def lock_without_clocks(self) -> list[Assignment]:
+        return [
+            a
+            for a in self.by_inquiry.values()
+            if a.status == "open" and a.first_response is None and a.resolution is None
+        ]
+
     async def open_in_network(self, *, network_id: str) -> list[Assignment]:
         return [a for a in self.by_inquiry.values() if a.status == "open" and a.network.id == network_id]
 
