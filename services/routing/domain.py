@@ -127,8 +127,8 @@ def fire(assignment: Assignment, *, now: datetime, rules: Rules, staff: StaffPoo
     (straight to central when the network has no active PSA), and the breach after central's time.
 
     Each step happens at its due time, not at ``now``: the next tier's clock starts when the last one ran out, so a
-    late worker neither gives the next tier extra time nor takes it away. The events are built without validating
-    again (``model_construct``): every value comes from the stored, valid state or from these rules.
+    late worker neither gives the next tier extra time nor takes it away. (The events are validated as they are
+    built: ``model_construct`` measured no faster, as pydantic inspects the event id's default factory each call.)
     """
     events: list[InquiryEvent] = []
     current = assignment
@@ -146,7 +146,7 @@ def fire(assignment: Assignment, *, now: datetime, rules: Rules, staff: StaffPoo
             due = clock.due(rules.calendar)
             assert due is not None
             events.append(
-                InquirySlaWarning.model_construct(
+                InquirySlaWarning(
                     inquiry_id=current.inquiry_id,
                     occurred_at=step.at,
                     correlation_id=correlation,
@@ -160,7 +160,7 @@ def fire(assignment: Assignment, *, now: datetime, rules: Rules, staff: StaffPoo
         elif step.action == "breach":
             current = scheduled(replace(current, breached_at=step.at), rules)
             events.append(
-                InquirySlaBreached.model_construct(
+                InquirySlaBreached(
                     inquiry_id=current.inquiry_id,
                     occurred_at=step.at,
                     correlation_id=correlation,
@@ -250,7 +250,7 @@ def _escalate(
     staff.release(assignment.assignee_id)
     moved = evolve(assignment, network=network, queue=queue, assignee_id=staff.take(network.id, ROLE_OF_TIER[to_tier]))
     moved = start_tier(moved, to_tier, at=step.at, rules=rules)
-    event = InquiryEscalated.model_construct(
+    event = InquiryEscalated(
         inquiry_id=assignment.inquiry_id,
         occurred_at=step.at,
         correlation_id=correlation,
