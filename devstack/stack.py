@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,7 +34,9 @@ from devstack.postgres import ensure_database, spawn_postgres, start_postgres
 from devstack.processes import Child, free_port, port_is_free, spawn, wait_for_port
 from devstack.supervision import CrashHistory, GiveUp, RestartPolicy, describe_exit
 from devstack.tansu import spawn_tansu, start_tansu
+from psc.users import add_demo_accounts
 from services.routing.files import DEMO_STAFF
+from shared.auth import ALL_SCOPES, ApiKeyEntry, AuthSettings, api_key_hash
 from shared.contracts.topics import ALL_TOPICS
 from shared.kafka.connection import ensure_topics
 from shared.kafka.outbox_replay import ReplayResult, UnknownService, replay
@@ -93,6 +96,10 @@ class StackInfo:
     stopped: dict[str, str] = field(default_factory=dict)
     # When the running broker started: what it holds was published since (``psc replay --since`` after a loss).
     broker_started_at: str = ""
+    # Made up for this stack only: one account per role and network ({username, password, role, network_id}) and one
+    # API key with both scopes ({key, scopes}). A deployment has none.
+    demo_accounts: list[dict[str, str]] = field(default_factory=list)
+    demo_api_keys: list[dict[str, object]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -147,6 +154,8 @@ def _urls(ports: StackPorts, extra_replicas: dict[str, int]) -> dict[str, str]:
         "intake_api": f"{base['intake']}/v1/inquiries",
         "intake_docs": f"{base['intake']}/docs",
         "intake_openapi": f"{base['intake']}/openapi.json",
+        "console": f"{base['intake']}/console/",
+        "status_page": f"{base['intake']}/status/",
         "catalog_api": f"{base['catalog']}/v1/resources",
         "catalog_docs": f"{base['catalog']}/docs",
         **{f"{name}_health": f"{url}/health" for name, url in (base | replicas).items()},
@@ -207,6 +216,11 @@ class Stack:
         self._lock = asyncio.Lock()
         self._kafka = f"{HOST}:{self.ports.kafka}"
         self._database_url = ""
+        # Access for this stack only: a signing key every service checks tokens with, one demo API key (both scopes)
+        # and the demo accounts made once the services are up.
+        self._signing_key = os.environ.get("PSC_AUTH_SIGNING_KEY") or secrets.token_urlsafe(48)
+        self._demo_api_key = f"psc-demo-{secrets.token_urlsafe(32)}"
+        self._demo_accounts: list[dict[str, str]] = []
 
     # -- what runs ------------------------------------------------------------------------------------------------
 
@@ -273,15 +287,28 @@ class Stack:
                 self._record(self._starters[name]())
             self.say("waiting for the services to be ready (migrations run at their start) ...")
             await self._wait_ready()
+            if "routing" in self.services and "intake" in self.services:
+                self.say("making the demo accounts ...")
+                accounts = await add_demo_accounts(self._platform())
+                self._demo_accounts = [
+                    {"username": a.username, "password": a.password, "role": a.role, "network_id": a.network_id}
+                    for a in accounts
+                ]
         except BaseException:
             self.stop()
             raise
         return self._write_info()
 
+    def _auth(self) -> AuthSettings:
+        return AuthSettings(
+            signing_key=self._signing_key,
+            api_keys=[ApiKeyEntry(id="demo-system", sha256=api_key_hash(self._demo_api_key), scopes=ALL_SCOPES)],
+        )
+
     def _platform(self) -> PlatformSettings:
         if self._database_url:
-            return PlatformSettings(kafka_bootstrap=self._kafka, database_url=self._database_url)
-        return PlatformSettings(kafka_bootstrap=self._kafka)
+            return PlatformSettings(kafka_bootstrap=self._kafka, database_url=self._database_url, auth=self._auth())
+        return PlatformSettings(kafka_bootstrap=self._kafka, auth=self._auth())
 
     def _start_sinks(self) -> None:
         self._starters["mailcatcher"] = lambda: spawn(
@@ -342,10 +369,16 @@ class Stack:
             "PSC_CLOCK_ORIGIN": self._clock_origin,
             # The demo staff (a PSA and two staff per network): a deployment has none unless it names a file.
             "PSC_ROUTING_STAFF_FILE": os.environ.get("PSC_ROUTING_STAFF_FILE", str(DEMO_STAFF)),
+            "PSC_AUTH_SIGNING_KEY": self._signing_key,
+            "PSC_AUTH_API_KEYS": json.dumps([entry.model_dump(mode="json") for entry in self._auth().api_keys]),
         }
         for name in SERVICES:
             env[f"PSC_{name.upper()}_HTTP_HOST"] = HOST
             env[f"PSC_{name.upper()}_HTTP_PORT"] = str(getattr(self.ports, name))
+        # The console reads routing, notify and catalog; notify links parents to intake's status page.
+        for name in ("routing", "notify", "catalog"):
+            env[f"PSC_INTAKE_{name.upper()}_URL"] = f"http://{HOST}:{getattr(self.ports, name)}"
+        env["PSC_NOTIFY_STATUS_PAGE_BASE_URL"] = f"http://{HOST}:{self.ports.intake}"
         return {**env, **self._service_env}
 
     def _ready_url(self, name: str) -> str:
@@ -396,6 +429,8 @@ class Stack:
             },
             stopped=dict(self.stopped),
             broker_started_at=self.broker_started_at.isoformat() if self.broker_started_at else "",
+            demo_accounts=self._demo_accounts,
+            demo_api_keys=[{"key": self._demo_api_key, "scopes": sorted(ALL_SCOPES)}],
         )
         target = self.var_dir / "stack.json"
         partial = target.with_suffix(".json.partial")

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import asyncpg
 import typer
@@ -88,6 +88,16 @@ def _print_urls(info: StackInfo) -> None:
         print(f"  {name:<{width}}  pid {pid:<8} {urls.get(name, '')}".rstrip())
     for name, reason in info.stopped.items():
         print(f"  {name:<{width}}  STOPPED: {reason}")
+    if info.demo_accounts:
+        print("\nDemo accounts (made up for this stack; sign in: POST /v1/auth/token on intake):")
+        name_width = max(len(a["username"]) for a in info.demo_accounts)
+        for account in info.demo_accounts:
+            print(
+                f"  {account['username']:<{name_width}}  {account['password']}  {account['role']:<13}"
+                f"  {account['network_id']}"
+            )
+    for api_key in info.demo_api_keys:
+        print(f"\nDemo API key (X-API-Key; {', '.join(map(str, api_key['scopes']))}): {api_key['key']}")  # type: ignore[call-overload]
     print(f"\nThe same as JSON: {Path(info.var_dir) / 'stack.json'}\nCtrl-C stops everything.\n", flush=True)
 
 
@@ -189,6 +199,14 @@ def load_schools(
     routing_url: Annotated[
         str, typer.Option("--routing-url", envvar="PSC_ROUTING_URL", help="Routing's HTTP address")
     ] = "http://127.0.0.1:8002",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="PSC_TOKEN",
+            help="A central staff member's bearer token; default: one signed with PSC_AUTH_SIGNING_KEY for 5 minutes",
+        ),
+    ] = None,
 ) -> None:
     """Load a new school list into routing's directory. The open inquiries of every school that moved to another
     network go there at the same tier with their elapsed time kept (each announced as inquiry.rerouted). A list with
@@ -201,10 +219,22 @@ def load_schools(
         print(f"psc load-schools: cannot read {file}: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     try:
-        answer = httpx.put(f"{routing_url.rstrip('/')}/v1/directory/schools", json={"csv": text}, timeout=120)
+        answer = httpx.put(
+            f"{routing_url.rstrip('/')}/v1/directory/schools",
+            json={"csv": text},
+            headers=_operator_headers(token),
+            timeout=120,
+        )
     except httpx.HTTPError as exc:
         print(f"psc load-schools: routing at {routing_url} did not answer ({type(exc).__name__})", file=sys.stderr)
         raise typer.Exit(1) from None
+    if answer.status_code in (401, 403):
+        print(
+            f"psc load-schools: routing refused the credentials ({answer.json().get('detail')}): pass a central staff"
+            " member's token (--token, PSC_TOKEN) or run with the services' PSC_AUTH_SIGNING_KEY",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
     if answer.status_code == 422:
         for error in answer.json().get("errors", []):
             print(f"{file}: {error['reason']}", file=sys.stderr)
@@ -244,10 +274,9 @@ def users_add(
 
     The staff member goes into routing's directory (announced as staff.updated, which intake follows; they can
     sign in once intake has it, in a second or two) and the password's argon2 hash into intake."""
-    from psc.users import UserError, add_users, generated_password
+    from psc.users import add_users, generated_password
     from shared.auth.principal import network_of
     from shared.contracts.text import is_storable
-    from shared.settings import PlatformSettings
 
     checked_role = _parsed("--role", lambda: _role(role))
     if not (0 < len(username) <= 100 and is_storable(username) and username.strip() == username):
@@ -260,18 +289,25 @@ def users_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         if len(password) < 12:
             raise typer.BadParameter("must be at least 12 characters", param_hint="password")
-    settings = PlatformSettings()
-    try:
-        asyncio.run(add_users(settings, [(username, checked_role, network, name or username, password)]))
-    except UserError as exc:
-        print(f"psc users add: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"psc users add: {_unreachable(exc, settings)}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    _users_run("add", lambda s: add_users(s, [(username, checked_role, network, name or username, password)]))
     print(f"added {username} ({checked_role.value}, network {network_of(checked_role, network)})")
     if generate_password:
         print(f"password: {password}")
+
+
+def _users_run(command: str, work: Callable[[PlatformSettings], Coroutine[Any, Any, T]]) -> T:
+    """Run a ``psc users`` command against the database of PSC_DATABASE_URL; exit 1 with one line if it fails."""
+    from psc.users import UserError
+    from shared.settings import PlatformSettings
+
+    settings = PlatformSettings()
+    try:
+        return asyncio.run(work(settings))
+    except UserError as exc:
+        print(f"psc users {command}: {exc}", file=sys.stderr)
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"psc users {command}: {_unreachable(exc, settings)}", file=sys.stderr)
+    raise typer.Exit(1)
 
 
 def _role(role: str) -> Role:
@@ -287,36 +323,18 @@ def _role(role: str) -> Role:
 def users_disable(username: Annotated[str, typer.Argument(help="The staff id")]) -> None:
     """Disable a user: their password stops working and their tokens are refused at once; they become inactive in
     routing's directory (no more inquiries are given to them)."""
-    from psc.users import UserError, disable_user
-    from shared.settings import PlatformSettings
+    from psc.users import disable_user
 
-    settings = PlatformSettings()
-    try:
-        asyncio.run(disable_user(settings, username))
-    except UserError as exc:
-        print(f"psc users disable: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"psc users disable: {_unreachable(exc, settings)}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    _users_run("disable", lambda s: disable_user(s, username))
     print(f"disabled {username}")
 
 
 @users_app.command("list")
 def users_list() -> None:
     """Every user with a password: role, network, and whether they may sign in."""
-    from psc.users import UserError, list_users
-    from shared.settings import PlatformSettings
+    from psc.users import list_users
 
-    settings = PlatformSettings()
-    try:
-        users = asyncio.run(list_users(settings))
-    except UserError as exc:
-        print(f"psc users list: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"psc users list: {_unreachable(exc, settings)}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    users = _users_run("list", list_users)
     rows = [("USERNAME", "ROLE", "NETWORK", "STATUS")]
     for user in users:
         if user.disabled:
@@ -329,6 +347,20 @@ def users_list() -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+
+
+def _operator_headers(token: str | None) -> dict[str, str]:
+    """The operator's credentials for a service's write endpoint: the token given, or one the operator signs with
+    the services' own key (whoever holds PSC_AUTH_SIGNING_KEY may act as central staff)."""
+    if not token:
+        from shared.auth import AuthSettings, InvalidCredentials, issue_token
+
+        settings = AuthSettings(token_ttl_seconds=300)
+        try:
+            token, _ = issue_token(settings, staff_id="psc-operator", role="central_staff", network_id="central")
+        except InvalidCredentials:
+            return {}
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _unreachable(exc: BaseException, settings: PlatformSettings) -> str:

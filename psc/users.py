@@ -9,6 +9,7 @@ that follows staff.updated drops them). The services must have run once, so both
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,3 +123,56 @@ async def list_users(platform: PlatformSettings) -> list[User]:
             return [User.of(account) for account in await uow.access.accounts()]
     finally:
         await pool.close()
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    network_id: str
+
+
+_NETWORK_ROLES = (Role.NETWORK_STAFF, Role.PSA)
+_CENTRAL_ROLES = (Role.CENTRAL_STAFF, Role.AUDITOR)
+
+
+async def add_demo_accounts(platform: PlatformSettings, *, timeout: float = 30.0) -> list[DemoAccount]:
+    """One account per role and network (network_staff and psa of every network; central_staff and auditor of
+    central) with made-up passwords, for the local stack (``psc run``). A staff member of the directory with that
+    role and network is used where there is one (the demo staff file's); others are added (``<network>-<role>``).
+    Returns once intake knows them all, so they can sign in."""
+    routing_pool, intake_pool = await _pools(platform)
+    try:
+        networks = await routing_pool.fetch("SELECT id, kind FROM networks ORDER BY kind DESC, id")
+        staff = await routing_pool.fetch(
+            "SELECT DISTINCT ON (network_id, role) id, name, role, network_id FROM staff WHERE active"
+            " ORDER BY network_id, role, id"
+        )
+        existing = {(row["network_id"], row["role"]): (row["id"], row["name"]) for row in staff}
+        wanted: list[tuple[str, Role, str, str, str]] = []
+        for network in networks:
+            roles = _CENTRAL_ROLES if network["kind"] == "central" else _NETWORK_ROLES
+            for role in roles:
+                fallback = f"{network['id']}-{role.value.replace('_', '-')}"
+                username, name = existing.get((network["id"], role.value), (fallback, f"Demo {role.value}"))
+                wanted.append((username, role, network["id"], name, generated_password()))
+    finally:
+        await routing_pool.close()
+        await intake_pool.close()
+    await add_users(platform, wanted)
+    pool = await create_pool(platform, schema="intake", application_name="psc-users")
+    try:
+        async with asyncio.timeout(timeout):
+            names = [username for username, *_ in wanted]
+            while True:  # polling the database: intake applies routing's staff.updated in its own process
+                known = await pool.fetchval("SELECT count(*) FROM staff WHERE id = ANY($1::text[])", names)
+                if known == len(names):
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        await pool.close()
+    return [
+        DemoAccount(username, password, role.value, network_of(role, network))
+        for username, role, network, _, password in wanted
+    ]

@@ -55,7 +55,9 @@ class StaffRecord:
 
 class StaffDirectory(Protocol):
     """What a service that follows the staff directory offers (``app.state.staff_directory``): a token of a staff
-    member it does not know, or knows as inactive, is refused at once rather than when it expires."""
+    member it knows as inactive is refused at once rather than when it expires, and a token that names no role or
+    network takes the directory's. A staff member it has not heard of is taken at the token's word (the signature
+    is checked: the platform's key or the district's provider)."""
 
     async def staff_member(self, staff_id: str) -> StaffRecord | None: ...
 
@@ -134,8 +136,14 @@ def require_role(*roles: Role) -> Requirement:
     return Requirement(f"roles {names}", lambda p: None if p.has_role(*roles) else f"only for {names}")
 
 
+require_central_staff = require_role(Role.CENTRAL_STAFF)
+
 Staff = Annotated[Principal, Depends(require_staff)]
+"""A route parameter ``_: Staff``: any signed-in staff member (auditors too)."""
 Actor = Annotated[Principal, Depends(require_actor)]
+"""``_: Actor``: staff who may act (not auditors)."""
+CentralStaff = Annotated[Principal, Depends(require_central_staff)]
+"""``_: CentralStaff``: the district's Parent Support Center staff (directory, calendar and staff changes)."""
 
 
 def public() -> None:
@@ -143,11 +151,12 @@ def public() -> None:
 
 
 PUBLIC = Depends(public)
+Public = Annotated[None, PUBLIC]
+"""A route parameter ``_: Public``: the same as ``dependencies=[PUBLIC]``."""
 
 _Need = Literal["public", "declared", "staff"]
-# What a route that declares nothing needs. "public" while the services' routes are given their requirements;
-# "staff" once every route declares one.
-UNDECLARED: _Need = "public"
+# What a route that declares nothing needs: a signed-in staff member (a route is public only when it says so).
+UNDECLARED: _Need = "staff"
 _NEED_ATTRIBUTE = "psc_access_need"
 
 
@@ -216,7 +225,7 @@ async def identify(request: Request) -> Principal | None:
     claimed = await credentials.bearer(token.strip())
     directory: StaffDirectory | None = getattr(request.app.state, "staff_directory", None)
     record = await directory.staff_member(claimed.staff_id) if directory is not None else None
-    if directory is not None and (record is None or not record.active):
+    if record is not None and not record.active:
         raise InvalidCredentials("this account is not active")
     role = claimed.role or (record.role if record else None)
     network_id = claimed.network_id or (record.network_id if record else None)

@@ -74,8 +74,9 @@ def _logs(var_dir: Path) -> str:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+async def http(stack: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """A district system's client: the stack's demo API key (inquiries:submit and inquiries:read)."""
+    async with httpx.AsyncClient(timeout=10, headers={"X-API-Key": stack["demo_api_keys"][0]["key"]}) as client:
         yield client
 
 
@@ -282,3 +283,27 @@ async def test_no_personal_data_reached_any_log(stack: dict[str, Any]) -> None:
 
 def _read_logs(log_dir: Path) -> dict[str, str]:
     return {path.name: path.read_text(errors="replace") for path in log_dir.glob("*.log")}
+
+
+async def test_psc_run_makes_a_demo_account_per_role_and_network_that_signs_in(stack: dict[str, Any]) -> None:
+    accounts = stack["demo_accounts"]
+    assert {tuple(sorted(a)) for a in accounts} == {("network_id", "password", "role", "username")}
+    by_network: dict[str, set[str]] = {}
+    for account in accounts:
+        by_network.setdefault(account["network_id"], set()).add(account["role"])
+    assert by_network.pop("central") == {"central_staff", "auditor"}
+    assert len(by_network) > 10
+    assert all(roles == {"network_staff", "psa"} for roles in by_network.values())
+    assert stack["demo_api_keys"][0]["scopes"] == ["inquiries:read", "inquiries:submit"]
+    intake = stack["urls"]["intake_api"].removesuffix("/v1/inquiries")
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        assert (await anonymous.get(stack["urls"]["intake_api"])).status_code == 401
+        tokens = {}
+        for account in accounts:
+            form = {"username": account["username"], "password": account["password"]}
+            answer = await anonymous.post(f"{intake}/v1/auth/token", data=form)
+            assert answer.status_code == 200, (account["username"], answer.text)
+            tokens[account["role"]] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        assert (await anonymous.get(f"{intake}/v1/audit", headers=tokens["auditor"])).status_code == 200
+        assert (await anonymous.get(f"{intake}/v1/audit", headers=tokens["psa"])).status_code == 403
+        assert (await anonymous.get(stack["urls"]["intake_api"], headers=tokens["network_staff"])).status_code == 200

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from auth import api_key_headers
 
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
@@ -23,7 +24,9 @@ async def intake(module_platform: PlatformSettings, topics: tuple[str, ...]) -> 
     app = create_intake(IntakeSettings(platform=module_platform, http_max_in_flight=2, http_retry_after_seconds=2))
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=api_key_headers()
+        ) as client,
     ):
         yield client
 

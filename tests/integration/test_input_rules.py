@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
+from auth import staff_headers
 
 from devstack.stack import SMS_ACCOUNT_SID
 from services.catalog.app import create_app as create_catalog
@@ -54,9 +55,13 @@ async def clients(module_platform: PlatformSettings, topics: tuple[str, ...]) ->
         for name, app in apps.items():
             await stack.enter_async_context(app.router.lifespan_context(app))
             started[name] = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=STAFF)
             )
         yield started
+
+
+# Central staff may act on every service's write endpoints (a signed token of the suite's key).
+STAFF = staff_headers(staff_id="central-1", role="central_staff", network_id="central")
 
 
 def inquiry(**changes: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
+from auth import api_key_headers, staff_headers
 from fastapi import FastAPI
 
 from devstack.mailcatcher import serve_mailcatcher
@@ -56,6 +57,14 @@ async def sinks() -> AsyncIterator[dict[str, int]]:
             await task
 
 
+# Intake is called as a district system would (the API key submits and reads); routing and notify as central staff.
+CREDENTIALS = {
+    "intake": api_key_headers(),
+    "routing": staff_headers(staff_id="central-1", role="central_staff", network_id="central"),
+    "notify": staff_headers(staff_id="central-1", role="central_staff", network_id="central"),
+}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def apps(
     module_platform: PlatformSettings, topics: tuple[str, ...], sinks: dict[str, int]
@@ -80,7 +89,9 @@ async def apps(
         for name, app in built.items():
             await stack.enter_async_context(app.router.lifespan_context(app))
             clients[name] = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=CREDENTIALS[name]
+                )
             )
         sink = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
         yield {"clients": clients, "sink": sink, "ports": sinks, "clock": clock, "platform": platform}

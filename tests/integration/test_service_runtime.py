@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auth import api_key_headers
 
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
@@ -31,7 +32,9 @@ async def test_in_its_own_process_a_service_takes_requests_while_its_consumers_j
     app.state.own_process = True  # as run_service marks it
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=api_key_headers()
+        ) as client,
     ):
         runtime = app.state.runtime
         assert runtime.consumers_in_background
