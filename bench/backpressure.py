@@ -91,8 +91,9 @@ class RawHttpClient:
     services would feel. This one sends prebuilt bytes and reads a status line, headers and a body.
     """
 
-    def __init__(self, host: str, port: int, *, max_connections: int) -> None:
+    def __init__(self, host: str, port: int, *, max_connections: int, headers: dict[str, str] | None = None) -> None:
         self._host, self._port = host, port
+        self._headers = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._idle: list[Connection] = []
         self._open = 0
         self._max = max_connections
@@ -124,7 +125,7 @@ class RawHttpClient:
     async def post(self, path: str, body: bytes) -> int:
         request = (
             f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{self._headers}Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         conn = await self._connection()
         try:
@@ -269,7 +270,12 @@ class Run:
 
     async def http_load(self) -> None:
         """Open loop: the i-th request of a step leaves at step start + i / rate, late ones at once (catching up)."""
-        client = RawHttpClient(HOST, self.ports.intake, max_connections=MAX_CONNECTIONS)
+        client = RawHttpClient(
+            HOST,
+            self.ports.intake,
+            max_connections=MAX_CONNECTIONS,
+            headers={"X-API-Key": str(self.info.demo_api_keys[0]["key"])},  # the stack's demo key (submits)
+        )
         tasks: set[asyncio.Task[None]] = set()
         index = 0
         try:

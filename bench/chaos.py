@@ -426,7 +426,9 @@ class Load:
             item.sends += 1
             try:
                 answer = await http.post(
-                    self._info.urls["intake_api"], json=item.body, headers={"Idempotency-Key": item.key}
+                    self._info.urls["intake_api"],
+                    json=item.body,
+                    headers={"Idempotency-Key": item.key, "X-API-Key": str(self._info.demo_api_keys[0]["key"])},
                 )
             except httpx.HTTPError:
                 answer = None
