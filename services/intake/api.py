@@ -246,7 +246,7 @@ async def _found(
             raise HTTPException(404, "no such inquiry")
         links = await handlers.links(uow, found.id)
     if caller is not None and request is not None:
-        await _audit(ctx, request, caller, found.id, "inquiry.read")
+        await _audit(ctx, request, caller, found.id, "inquiry")
     return InquiryView.of(found, links)
 
 
@@ -641,5 +641,5 @@ async def get_history(inquiry: InquiryPath, ctx: Context, caller: Reader, reques
         if found is None or not caller.sees(found):
             raise HTTPException(404, "no such inquiry")
         entries = await handlers.history(uow, found.id)
-    await _audit(ctx, request, caller, found.id, "inquiry.history")
+    await _audit(ctx, request, caller, found.id, "history")
     return [HistoryItem.of(entry) for entry in entries]

@@ -55,6 +55,9 @@ async def env(module_platform: PlatformSettings, topics: tuple[str, ...]) -> Asy
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(routing.router.lifespan_context(routing))
         await stack.enter_async_context(intake.router.lifespan_context(intake))
+        routing_client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=routing), base_url="http://routing", headers=CENTRAL)
+        )
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://intake", headers=CENTRAL)
         )
@@ -67,7 +70,13 @@ async def env(module_platform: PlatformSettings, topics: tuple[str, ...]) -> Asy
         producer = create_producer(module_platform, client_id="lifecycle-test")
         await producer.start()
         stack.push_async_callback(producer.stop)
-        yield {"intake": client, "clock": clock, "platform": module_platform, "producer": producer}
+        yield {
+            "intake": client,
+            "routing": routing_client,
+            "clock": clock,
+            "platform": module_platform,
+            "producer": producer,
+        }
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
@@ -362,6 +371,12 @@ async def test_past_the_reopen_window_the_case_closes_by_itself_and_a_reopen_ope
     assert (await post(env, inquiry["id"], "acknowledge", {})).status_code == 200
     resolved = await post(env, inquiry["id"], "resolve", {"summary": "Corrected."})
     assert resolved.json()["reopen_until"] is not None
+
+    async def routing_stopped_its_clocks() -> bool:  # else moving the clock would escalate it first
+        answer = await env["routing"].get(f"/v1/assignments/{inquiry['id']}")
+        return bool(answer.status_code == 200 and answer.json()["status"] == "resolved")
+
+    await eventually(routing_stopped_its_clocks)
     env["clock"].advance(timedelta(days=14, seconds=1))
 
     async def closed() -> dict[str, Any] | None:
@@ -400,3 +415,4 @@ async def test_another_network_s_staff_get_the_404_of_an_unknown_inquiry_and_nob
         assert (await anonymous.get(f"/v1/inquiries/{inquiry['id']}/history")).status_code == 401
         assert (await anonymous.post(f"/v1/inquiries/{inquiry['id']}/acknowledge", json={})).status_code == 401
     assert (await get(env, inquiry["id"]))["status"] == "assigned"
+
