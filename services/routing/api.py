@@ -23,6 +23,8 @@ from services.routing.files import schools_or_problems
 from services.routing.policies import Rules
 from services.routing.staff import Staff, network_rule_problem
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
+from shared.auth import Actor, CentralStaff, Public
+from shared.auth import Staff as SignedInStaff
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import Urgency
@@ -118,14 +120,14 @@ class AssignmentView(BaseModel):
 
 
 @router.get("/networks", response_model=list[NetworkView], summary="Network offices and how many schools each serves")
-async def list_networks(ctx: Context) -> list[NetworkView]:
+async def list_networks(ctx: Context, _: Public) -> list[NetworkView]:
     async with ctx.unit_of_work() as uow:
         networks = await handlers.list_networks(uow)
     return [NetworkView.of(network) for network in networks]
 
 
 @router.get("/schools/{school_id}", response_model=SchoolView, responses={404: {"model": Problem}})
-async def get_school(school_id: Annotated[int, Path(ge=100000, le=999999)], ctx: Context) -> SchoolView:
+async def get_school(school_id: Annotated[int, Path(ge=100000, le=999999)], ctx: Context, _: Public) -> SchoolView:
     async with ctx.unit_of_work() as uow:
         school = await handlers.find_school(uow, school_id)
     if school is None:
@@ -139,7 +141,7 @@ async def get_school(school_id: Annotated[int, Path(ge=100000, le=999999)], ctx:
     responses={404: {"model": Problem}},
     tags=["assignments"],
 )
-async def get_assignment(inquiry_id: UUID, ctx: Context) -> AssignmentView:
+async def get_assignment(inquiry_id: UUID, ctx: Context, _: SignedInStaff) -> AssignmentView:
     async with ctx.unit_of_work() as uow:
         assignment = await handlers.find_assignment(uow, inquiry_id)
     if assignment is None:
@@ -214,7 +216,7 @@ def _clocks(assignment: Assignment, rules: Rules, now: datetime) -> list[ClockVi
     tags=["assignments"],
     summary="An inquiry's routing state: network, tier, assignee, each clock with business time left, history",
 )
-async def get_routing_state(inquiry_id: UUID, ctx: Context) -> RoutingStateView:
+async def get_routing_state(inquiry_id: UUID, ctx: Context, _: SignedInStaff) -> RoutingStateView:
     async with ctx.unit_of_work() as uow:
         found = await handlers.routing_state(uow, inquiry_id, rules=ctx.rules)
     if found is None:
@@ -249,7 +251,9 @@ class QueueItemView(BaseModel):
     summary="A network's open inquiries, least business time left first (paused ones last)",
 )
 async def get_network_queue(
-    network_id: Annotated[str, Path(min_length=1, max_length=64, pattern="^[a-z0-9-]+$")], ctx: Context
+    network_id: Annotated[str, Path(min_length=1, max_length=64, pattern="^[a-z0-9-]+$")],
+    ctx: Context,
+    _: SignedInStaff,
 ) -> list[QueueItemView]:
     async with ctx.unit_of_work() as uow:
         rows = await handlers.network_queue(uow, network_id, rules=ctx.rules, now=ctx.clock.now())
@@ -292,7 +296,9 @@ class StaffView(StaffBody):
 
 
 @router.get("/staff", response_model=list[StaffView], tags=["staff"], summary="Staff, by network and role")
-async def list_staff(ctx: Context, network_id: Annotated[NetworkId | None, Query()] = None) -> list[StaffView]:
+async def list_staff(
+    ctx: Context, _: SignedInStaff, network_id: Annotated[NetworkId | None, Query()] = None
+) -> list[StaffView]:
     async with ctx.unit_of_work() as uow:
         staff = await handlers.list_staff(uow, network_id=network_id)
     return [StaffView.of(member) for member in staff]
@@ -305,7 +311,7 @@ async def list_staff(ctx: Context, network_id: Annotated[NetworkId | None, Query
     tags=["staff"],
     summary="Add or change a staff member (announced as staff.updated)",
 )
-async def put_staff(staff_id: StaffId, body: StaffBody, ctx: Context) -> StaffView:
+async def put_staff(staff_id: StaffId, body: StaffBody, ctx: Context, _: CentralStaff) -> StaffView:
     problem = network_rule_problem(body.role, body.network_id)
     if problem:
         raise HTTPException(409, problem)
@@ -346,6 +352,7 @@ class CalendarView(BaseModel):
 @router.get("/calendar", response_model=CalendarView, tags=["calendar"], summary="The district's business days")
 async def get_calendar(
     ctx: Context,
+    _: Public,
     start: Annotated[IsoDate | None, Query(alias="from", description="First day (default: today)")] = None,
     days: Annotated[int, Query(ge=1, le=400)] = 31,
 ) -> CalendarView:
@@ -382,7 +389,7 @@ class ClosureView(ClosureBody):
     tags=["calendar"],
     summary="An emergency closure day: moves the deadline of every inquiry in flight, each announced",
 )
-async def add_closure(body: ClosureBody, ctx: Context) -> ClosureView | JSONResponse:
+async def add_closure(body: ClosureBody, ctx: Context, _: CentralStaff) -> ClosureView | JSONResponse:
     try:
         async with ctx.unit_of_work() as uow:
             added = await handlers.add_closure(
@@ -412,7 +419,7 @@ class PolicyView(BaseModel):
 
 
 @router.get("/policies", response_model=PolicyView, tags=["calendar"], summary="The SLA policies in force")
-async def get_policies(ctx: Context) -> PolicyView:
+async def get_policies(ctx: Context, _: Public) -> PolicyView:
     policies = ctx.rules.policies
     return PolicyView(
         version=policies.version,
@@ -451,7 +458,7 @@ class SchoolsLoadedView(BaseModel):
     tags=["directory"],
     summary="Load a new school list (psc load-schools): a list with bad rows loads nothing, and names each bad line",
 )
-async def put_school_list(body: SchoolListBody, ctx: Context) -> SchoolsLoadedView | JSONResponse:
+async def put_school_list(body: SchoolListBody, ctx: Context, _: CentralStaff) -> SchoolsLoadedView | JSONResponse:
     schools, problems = schools_or_problems(body.csv, strict=True)
     if problems:
         errors = [FieldError(field="csv", reason=problem) for problem in problems]
@@ -473,7 +480,7 @@ class ReassignBody(BaseModel):
     tags=["assignments"],
     summary="Reassign inside the tier: another staff member takes it, its clocks go on (announced)",
 )
-async def reassign(inquiry_id: UUID, body: ReassignBody, ctx: Context) -> AssignmentView:
+async def reassign(inquiry_id: UUID, body: ReassignBody, ctx: Context, _: Actor) -> AssignmentView:
     try:
         async with ctx.unit_of_work() as uow:
             moved = await handlers.reassign(uow, inquiry_id, body.staff_id, now=ctx.clock.now())
