@@ -4,10 +4,10 @@
    the demo staff, and inserts 1,000,000 open inquiries with deadlines (both SLA clocks, an assignee each).
 2. Backlog: 100,000 of them are due at once; routing's DeadlineWorker fires them all, run as routing replicas would
    run it (2 processes x 2 workers by default: FOR UPDATE SKIP LOCKED, the state change, history and outbox events
-   in one transaction).
-   Escalations/s = 100,000 / (last commit - start).
-3. On time: another 100,000 fall due evenly over a window (20,000/s by default) while the workers run; lateness is
-   each escalation's commit time minus its due time, p50 and p99.
+   in one transaction). The replicas are started (imports, files, the calendar's table) before the deadlines are set.
+   Escalations/s = 100,000 / (last commit - first claim).
+3. On time: with the replicas running, another 100,000 fall due evenly over a window (20,000/s by default); lateness
+   is each escalation's commit time minus its due time, p50 and p99.
 4. The floor: another 100,000 due at once, fired by 4 workers x 1,000 rows in plain SQL with no service around it:
    the same claim (FOR UPDATE SKIP LOCKED), update and outbox insert, one statement per transaction.
 After each phase it checks that exactly its 100,000 rows changed and the other 900,000 stayed untouched. Prints the
@@ -118,9 +118,12 @@ async def setup(platform: PlatformSettings, inquiries: int) -> asyncpg.Pool:
     return pool
 
 
-async def make_due(pool: asyncpg.Pool, count: int, first: datetime, spread: float) -> tuple[list[Any], datetime]:
+async def make_due(
+    pool: asyncpg.Pool, count: int, first: datetime, spread: float, *, vacuum: bool = True
+) -> tuple[list[Any], datetime]:
     """``count`` untouched inquiries now fall due from ``first`` over ``spread`` seconds; returns their ids and the
-    moment of the change (rows touched later are the ones that fired)."""
+    moment of the change (rows touched later are the ones that fired). ``vacuum``: tidy the table afterwards (not
+    while workers are already firing)."""
     async with pool.acquire() as conn:
         ids = await conn.fetch(
             "SELECT inquiry_id FROM assignments WHERE tier = 'network' AND next_due_at > now() + interval '1 day'"
@@ -137,9 +140,15 @@ async def make_due(pool: asyncpg.Pool, count: int, first: datetime, spread: floa
             spread,
             count,
         )
-        await conn.execute("VACUUM ANALYZE assignments")
+        if vacuum:
+            await conn.execute("VACUUM ANALYZE assignments")
         marker = datetime.now(UTC)
     return chosen, marker
+
+
+async def vacuum(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("VACUUM ANALYZE assignments")
 
 
 async def touched_since(pool: asyncpg.Pool, marker: datetime) -> int:
@@ -155,11 +164,15 @@ async def close(pool: asyncpg.Pool) -> None:
         pool.terminate()
 
 
-async def _replica(url: str, workers: int, batch: int, first: datetime, count: int) -> list[tuple[datetime, float]]:
-    """One replica's deadline workers, until the phase's escalations are all fired; the rounds it committed."""
+async def _replica(
+    url: str, workers: int, batch: int, since: datetime, count: int, ready: Any
+) -> list[tuple[datetime, float]]:
+    """One replica's deadline workers, started (and the calendar's table worked out) before the phase's deadlines are
+    set, until the phase's escalations (those since ``since``) are all fired; the rounds it committed."""
     platform = PlatformSettings(database_url=url, database_pool_max=workers + 2)
     pool = await create_pool(platform, schema=SCHEMA, application_name="bench-replica")
     rules = load_rules(RoutingSettings(platform=platform))
+    rules.calendar.add_business(datetime.now(UTC), 60)  # the table, worked out as a replica does at its first round
     rounds: list[tuple[datetime, float]] = []
     running = [
         MeasuredWorker(
@@ -176,10 +189,11 @@ async def _replica(url: str, workers: int, batch: int, first: datetime, count: i
     try:
         for worker in running:
             worker.start()
+        ready.set()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             fired = await pool.fetchval(
-                "SELECT count(*) FROM sla_history WHERE event_type = 'inquiry.escalated' AND occurred_at >= $1", first
+                "SELECT count(*) FROM sla_history WHERE event_type = 'inquiry.escalated' AND occurred_at >= $1", since
             )
             if fired >= count:
                 break
@@ -191,8 +205,8 @@ async def _replica(url: str, workers: int, batch: int, first: datetime, count: i
     return rounds
 
 
-def _replica_process(url: str, workers: int, batch: int, first: str, count: int, out: str) -> None:
-    rounds = asyncio.run(_replica(url, workers, batch, datetime.fromisoformat(first), count))
+def _replica_process(url: str, workers: int, batch: int, since: str, count: int, out: str, ready: Any) -> None:
+    rounds = asyncio.run(_replica(url, workers, batch, datetime.fromisoformat(since), count, ready))
     Path(out).write_text(json.dumps([(now.isoformat(), committed) for now, committed in rounds]))
 
 
@@ -203,19 +217,26 @@ def _read_rounds(outs: list[str]) -> list[tuple[datetime, float]]:
 
 
 async def run_service_phase(
-    pool: asyncpg.Pool, url: str, *, replicas: int, workers: int, batch: int, count: int, first: datetime, spread: float
+    pool: asyncpg.Pool, url: str, *, replicas: int, workers: int, batch: int, count: int, lead: float, spread: float
 ) -> dict[str, float]:
-    """``replicas`` processes (routing replicas would be processes), each with ``workers`` deadline workers."""
-    chosen, marker = await make_due(pool, count, first, spread)
+    """``replicas`` processes (routing replicas would be processes), each with ``workers`` deadline workers, running
+    before the phase's ``count`` deadlines are set to fall due from ``lead`` seconds on (negative: already due) over
+    ``spread`` seconds: the replicas' start is not counted as lateness."""
     context = multiprocessing.get_context("spawn")
+    since = datetime.now(UTC) - timedelta(seconds=1)
     with tempfile.TemporaryDirectory() as tmp:
         outs = [str(Path(tmp) / f"replica-{i}.json") for i in range(replicas)]
+        ready = [context.Event() for _ in outs]
         processes = [
-            context.Process(target=_replica_process, args=(url, workers, batch, first.isoformat(), count, out))
-            for out in outs
+            context.Process(target=_replica_process, args=(url, workers, batch, since.isoformat(), count, out, up))
+            for out, up in zip(outs, ready, strict=True)
         ]
         for process in processes:
             process.start()
+        for up in ready:
+            await asyncio.to_thread(up.wait, 120)
+        first = datetime.now(UTC) + timedelta(seconds=lead)
+        chosen, marker = await make_due(pool, count, first, spread, vacuum=False)
         for process in processes:
             await asyncio.to_thread(process.join)
         rounds = _read_rounds(outs)
@@ -312,10 +333,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     count=args.due,
                 )
                 print(f"backlog: {args.due:,} due at once, {who} ...", flush=True)
-                backlog = await phase(first=datetime.now(UTC) - timedelta(seconds=1), spread=1.0)
+                backlog = await phase(lead=-1.0, spread=1.0)
                 spread = args.due / args.rate
                 print(f"on time: {args.due:,} falling due over {spread:.0f} s ({args.rate:,}/s) ...", flush=True)
-                paced = await phase(first=datetime.now(UTC) + timedelta(seconds=2), spread=spread)
+                paced = await phase(lead=1.0, spread=spread)
+                await vacuum(pool)
                 print(f"floor: {args.due:,} due at once, plain SQL, 4 workers x {args.batch} rows ...", flush=True)
                 floor = await run_floor(pool, workers=4, batch=args.batch, count=args.due)
             finally:

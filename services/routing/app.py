@@ -92,6 +92,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
                 batch_size=settings.deadline_batch,
                 on_commit=runtime.relay.wake,
                 poll_interval=settings.deadline_poll_seconds,
+                gather_seconds=settings.deadline_gather_seconds,
             )
             runtime.subscribe(
                 InquirySubmittedSubscriber(clock=clock, rules=rules),

@@ -37,3 +37,10 @@ class RoutingSettings(ServiceSettings):
     deadline_poll_seconds: float = Field(
         1.0, gt=0, description="Longest the deadline worker sleeps (it wakes earlier at the next due time)"
     )
+    deadline_gather_seconds: float = Field(
+        0.05,
+        ge=0,
+        description="Shortest the deadline worker waits after a round that was not full, so that deadlines falling"
+        " due one after the other are fired a batch at a time, not one transaction each (it adds at most this much"
+        " lateness; a local change that may set an earlier deadline wakes it at once)",
+    )
