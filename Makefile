@@ -56,6 +56,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.deadline_sweep
+	$(BIN)/python -m bench.catalog_search
 	$(BIN)/python -m bench.backpressure --short
 
 # Drive intake past saturation, then a burst through the Kafka door: a table per second and docs/backpressure.png.

@@ -6,7 +6,7 @@ Every route passes ``shared.http.authorize`` (set on the app).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.catalog import handlers
+from services.catalog.domain import ResourcePage
 from services.catalog.querying import NO_SYNONYMS, Synonyms
-from services.catalog.searching import SearchParameters, search
-from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
+from services.catalog.searching import SearchCache, SearchParameters, search, search_parameters
+from services.catalog.unit_of_work import PostgresCatalogReader, PostgresCatalogUnitOfWork
 from shared.auth import PUBLIC, Actor
 from shared.clock import Clock
 from shared.contracts.catalog import ResourceId, ResourceUpsert, ResourceView
@@ -34,12 +35,18 @@ class CatalogContext:
     clock: Clock
     synonyms: Synonyms = NO_SYNONYMS
     referral_reply_business_days: int = 3
+    search_cache: SearchCache = field(default_factory=lambda: SearchCache(ttl=0))
 
     def unit_of_work(self) -> PostgresCatalogUnitOfWork:
         return self.runtime.unit_of_work(PostgresCatalogUnitOfWork)
 
+    def reader(self) -> PostgresCatalogReader:
+        """For reads: a pooled connection without a transaction, and no wake-up of the outbox relay."""
+        return PostgresCatalogReader(self.runtime.pool)
 
-def _context(request: Request) -> CatalogContext:
+
+async def _context(request: Request) -> CatalogContext:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop per request for nothing.
     return context_of(request, CatalogContext)
 
 
@@ -65,12 +72,17 @@ ServiceIdPath = Annotated[
 )
 async def search_resources(
     ctx: Context,
-    filters: Annotated[SearchParameters, Depends()],
+    filters: Annotated[SearchParameters, Depends(search_parameters)],
     limit: Annotated[int, Query(ge=1, le=100, description="Most results to return")] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Results to skip")] = 0,
-) -> ResourceResults:
-    page = await search(ctx, filters, filters.q, limit=limit, offset=offset)
-    return ResourceResults(total=page.total, results=page.results)
+) -> Response:
+    found = await search(ctx, filters, filters.q, limit=limit, offset=offset)
+    # The body as bytes (kept with a cached page): FastAPI would validate and serialise the page again each time.
+    return Response(found.body("resources", _resource_results), media_type="application/json")
+
+
+def _resource_results(page: ResourcePage) -> bytes:
+    return ResourceResults(total=page.total, results=page.results).model_dump_json().encode()
 
 
 @router.get(
@@ -81,7 +93,7 @@ async def search_resources(
     dependencies=[PUBLIC],
 )
 async def get_resource(service_id: ServiceIdPath, ctx: Context) -> ResourceView:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         found = await handlers.find_resource(uow, service_id)
     if found is None:
         raise HTTPException(404, "no such resource")
@@ -112,6 +124,8 @@ async def put_resource(
         )
     if not isinstance(outcome, handlers.Applied):
         return JSONResponse(status_code=422, content=ValidationProblem(errors=outcome.errors).model_dump())
+    if outcome.changed:
+        ctx.search_cache.clear()
     if outcome.created:
         response.status_code = 201
         response.headers["Location"] = f"/v1/resources/{service_id}"

@@ -17,6 +17,7 @@ from services.catalog.api import CatalogContext
 from services.catalog.domain import SeedCatalog
 from services.catalog.places import School, read_school_list
 from services.catalog.querying import parse_synonyms
+from services.catalog.searching import SearchCache
 from services.catalog.settings import CatalogSettings
 from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
@@ -60,8 +61,11 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
                 topic=CATALOG_LOOKUPS,
                 unit_of_work=PostgresCatalogUnitOfWork,
             )
+            search_cache = SearchCache(ttl=settings.search_cache_seconds)
             runtime.subscribe(
-                UpsertsSubscriber(clock=clock), topic=CATALOG_UPSERTS, unit_of_work=PostgresCatalogUnitOfWork
+                UpsertsSubscriber(clock=clock, on_change=search_cache.clear),
+                topic=CATALOG_UPSERTS,
+                unit_of_work=PostgresCatalogUnitOfWork,
             )
             runtime.publishes(
                 CATALOG_EVENTS,
@@ -82,7 +86,11 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
             )
             await runtime.start()
             app.state.context = CatalogContext(
-                runtime, clock, synonyms=synonyms, referral_reply_business_days=settings.referral_reply_business_days
+                runtime,
+                clock,
+                synonyms=synonyms,
+                referral_reply_business_days=settings.referral_reply_business_days,
+                search_cache=search_cache,
             )
             yield
 

@@ -20,7 +20,7 @@ from services.catalog.calendar_feed import ics_of
 from services.catalog.domain import VOCABULARY, LocationFilters
 from services.catalog.hsds import hsds_location, hsds_organization, hsds_service, page_of
 from services.catalog.places import GRADE_NUMBERS
-from services.catalog.searching import SearchParameters, checked_network, point_of, refuse, search
+from services.catalog.searching import SearchParameters, checked_network, point_of, refuse, search, search_parameters
 from shared.auth import PUBLIC, Actor, Staff
 from shared.contracts.catalog import (
     GradeLevel,
@@ -69,7 +69,7 @@ class HsdsPage(BaseModel):
 )
 async def list_services(
     ctx: Context,
-    filters: Annotated[SearchParameters, Depends()],
+    filters: Annotated[SearchParameters, Depends(search_parameters)],
     search_text: Annotated[
         str | None, Query(alias="search", max_length=200, description="HSDS's name for q (either one)")
     ] = None,
@@ -85,7 +85,8 @@ async def list_services(
             raise refuse("taxonomy_term_id", "names no taxonomy term of the directory")
         filters.category = ResourceCategory(code)
     found = await search(ctx, filters, filters.q or search_text, limit=per_page, offset=(page - 1) * per_page)
-    return HsdsPage(**page_of([hsds_service(view) for view in found.results], found.total, page, per_page))
+    results = found.page
+    return HsdsPage(**page_of([hsds_service(view) for view in results.results], results.total, page, per_page))
 
 
 @router.get(
@@ -96,7 +97,7 @@ async def list_services(
     dependencies=[PUBLIC],
 )
 async def get_service(service_id: ServiceIdPath, ctx: Context) -> dict[str, Any]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         found = await handlers.find_resource(uow, service_id)
     if found is None:
         raise HTTPException(404, "no such service")
@@ -109,7 +110,7 @@ async def get_service(service_id: ServiceIdPath, ctx: Context) -> dict[str, Any]
 @router.get("/organizations", response_model=HsdsPage, tags=["hsds"], dependencies=[PUBLIC])
 async def list_organizations(ctx: Context, page: Page = 1, per_page: PerPage = 20) -> HsdsPage:
     """The offices and departments (HSDS organizations), with their services' ids."""
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         total, rows = await uow.directory.list_organizations(limit=per_page, offset=(page - 1) * per_page)
     return HsdsPage(**page_of([hsds_organization(row) for row in rows], total, page, per_page))
 
@@ -124,7 +125,7 @@ async def list_organizations(ctx: Context, page: Page = 1, per_page: PerPage = 2
 async def get_organization(
     organization_id: Annotated[ResourceId, Path(description="Directory id of the organization")], ctx: Context
 ) -> dict[str, Any]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         row = await uow.directory.get_organization(organization_id=organization_id)
     if row is None:
         raise HTTPException(404, "no such organization")
@@ -163,7 +164,7 @@ async def list_locations(
         organization_id=organization_id,
         near=await point_of(ctx, lat, lon, school_id, radius_km),
     )
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         total, rows = await uow.directory.list_locations(filters=filters, limit=per_page, offset=(page - 1) * per_page)
     return HsdsPage(**page_of([hsds_location(row) for row in rows], total, page, per_page))
 
@@ -179,7 +180,7 @@ async def get_location(
     location_id: Annotated[ResourceId, Path(description="Directory id of the location ('school-609794')")],
     ctx: Context,
 ) -> dict[str, Any]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         row = await uow.directory.get_location(location_id=location_id)
     if row is None:
         raise HTTPException(404, "no such location")
@@ -188,7 +189,7 @@ async def get_location(
 
 @router.get("/taxonomy_terms", tags=["hsds"], dependencies=[PUBLIC], summary="The taxonomy terms (HSDS)")
 async def list_taxonomy_terms(ctx: Context) -> dict[str, Any]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         terms = await uow.directory.list_taxonomy_terms()
     return page_of(terms, len(terms), 1, max(len(terms), 1))
 
@@ -238,7 +239,7 @@ async def list_events(
         raise refuse("to", "must not be before 'from'")
     if (last - first).days > MAX_EVENT_DAYS:
         raise refuse("to", f"at most {MAX_EVENT_DAYS} days after 'from'")
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         found = await handlers.list_events(
             uow, start=_midnight(first), end=_midnight(last + timedelta(days=1)), language=language,
             service_id=service_id,
@@ -276,7 +277,7 @@ def _midnight(day: date) -> datetime:
     summary="A program's events as an iCalendar feed (RFC 5545: TZID America/Chicago, RRULE recurrence)",
 )
 async def program_calendar(service_id: ServiceIdPath, ctx: Context) -> Response:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         program = await handlers.find_resource(uow, service_id)
         events = await uow.directory.event_schedules(service_id=service_id, language=None)
     if program is None:
@@ -336,7 +337,7 @@ async def refer(
     summary="The inquiry's referrals, oldest first",
 )
 async def list_referrals(inquiry_id: InquiryIdPath, ctx: Context, _staff: Staff) -> list[ReferralView]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reader() as uow:
         return await uow.referrals.of_inquiry(inquiry_id=inquiry_id)
 
 

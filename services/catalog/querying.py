@@ -79,10 +79,8 @@ class Synonyms:
     version: int
     entries: tuple[SynonymEntry, ...]
     by_trigger: Mapping[Alternative, tuple[Alternative, ...]] = field(default_factory=dict)
-
-    @property
-    def longest_trigger(self) -> int:
-        return max((len(trigger) for trigger in self.by_trigger), default=1)
+    longest_trigger: int = 1
+    """How many words the longest trigger has: the most a query's run of words is compared over."""
 
     def vocabulary(self) -> set[str]:
         """Every word of the file: the lexicon holds them, so a typo in 'homless' is corrected to a trigger."""
@@ -119,6 +117,7 @@ def parse_synonyms(text: str) -> Synonyms:
         version=document["version"],
         entries=tuple(entries),
         by_trigger={trigger: tuple(alternatives) for trigger, alternatives in by_trigger.items()},
+        longest_trigger=max(len(trigger) for trigger in by_trigger),
     )
 
 

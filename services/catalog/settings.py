@@ -30,3 +30,9 @@ class CatalogSettings(ServiceSettings):
     referral_reply_business_days: int = Field(
         3, ge=1, le=30, description="Business days a department has to answer a referral"
     )
+    search_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="How long a search's page is reused; a change through this replica clears it at once; 0: no cache",
+    )

@@ -112,8 +112,9 @@ class UpsertsSubscriber:
 
     name = "catalog-upserts"
 
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, on_change: Callable[[], None] = lambda: None) -> None:
         self._clock = clock
+        self._on_change = on_change
 
     def parse(self, record: ConsumerRecord) -> UpsertResource:
         command = records.parse_command(record, UpsertResource)
@@ -134,6 +135,8 @@ class UpsertsSubscriber:
             )
             if isinstance(outcome, handlers.Refused):
                 uow.emit(CATALOG_EVENTS, self._rejection(item.record, outcome.errors))
+            elif outcome.changed:
+                self._on_change()
 
     async def reject(self, uow: CatalogUnitOfWork, record: ConsumerRecord, error: InvalidMessage) -> bool:
         if records.correlation_id_of(record) is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
 from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
@@ -25,6 +26,7 @@ from shared.contracts.catalog import (
     ScheduleDetails,
     ServiceDetails,
 )
+from shared.contracts.envelope import Event
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 
@@ -137,3 +139,25 @@ class PostgresCatalogUnitOfWork(UnitOfWork):
         self.resources = ResourceRepository(conn)
         self.directory = DirectoryRepository(conn)
         self.referrals = ReferralRepository(conn)
+
+
+class PostgresCatalogReader(PostgresCatalogUnitOfWork):
+    """Reads only: one pooled connection and no transaction (a search is one statement, a view one more); nothing
+    is emitted, so there is nothing to commit and no relay to wake."""
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._pool.acquire()
+        self._bind(self._conn)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._conn is not None
+        try:
+            await self._pool.release(self._conn)
+        finally:
+            self._conn = None
+
+    def emit(self, topic: str, event: Event) -> None:
+        raise RuntimeError("a reader emits nothing: use the unit of work")
