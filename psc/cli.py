@@ -349,6 +349,37 @@ def users_list() -> None:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
 
 
+api_keys_app = typer.Typer(help="District systems' API keys (X-API-Key)", no_args_is_help=True)
+app.add_typer(api_keys_app, name="api-keys")
+
+
+@api_keys_app.command("new")
+def api_keys_new(
+    name: Annotated[str, typer.Argument(help="The system's name (recorded in the audit log), e.g. sis")],
+    scopes: Annotated[
+        str, typer.Option("--scopes", help="Comma-separated: inquiries:submit, inquiries:read")
+    ] = "inquiries:submit",
+) -> None:
+    """Make a new API key: prints the key (give it to the system; it is not kept) and the PSC_AUTH_API_KEYS entry
+    (its SHA-256 and scopes) to add to every service's settings."""
+    import json
+    import secrets
+
+    from shared.auth import ApiKeyEntry, Scope, api_key_hash
+
+    def parsed() -> frozenset[Scope]:
+        try:
+            return frozenset(Scope(part.strip()) for part in scopes.split(",") if part.strip())
+        except ValueError:
+            raise ValueError("each must be inquiries:submit or inquiries:read") from None
+
+    chosen = _parsed("--scopes", parsed)
+    key = f"psc-{secrets.token_urlsafe(32)}"
+    entry = ApiKeyEntry(id=name, sha256=api_key_hash(key), scopes=chosen)
+    print(f"key: {key}")
+    print(f"PSC_AUTH_API_KEYS entry: {json.dumps(entry.model_dump(mode='json'), sort_keys=True)}")
+
+
 def _operator_headers(token: str | None) -> dict[str, str]:
     """The operator's credentials for a service's write endpoint: the token given, or one the operator signs with
     the services' own key (whoever holds PSC_AUTH_SIGNING_KEY may act as central staff)."""

@@ -58,6 +58,13 @@ class AuthSettings(BaseSettings):
     sign_in_max_failures_per_user: int = Field(5, ge=1, description="Failed sign-ins of one username per window")
     sign_in_max_failures_per_client: int = Field(20, ge=1, description="Failed sign-ins from one client per window")
 
+    @field_validator("signing_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (openssl rand -hex 32), or empty for no platform tokens")
+        return value
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_jwks_url)
