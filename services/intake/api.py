@@ -191,6 +191,7 @@ class InquiryView(BaseModel):
         409: {"model": Problem, "description": "This Idempotency-Key was used for a different submission"},
     },
     summary="Record a parent's inquiry",
+    dependencies=[Depends(require_scope(Scope.SUBMIT))],
 )
 async def submit_inquiry(
     body: InquirySubmission,
