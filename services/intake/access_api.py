@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1")
 
 Username = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1000), STORABLE]
+Scopes = Annotated[str, StringConstraints(max_length=1000), STORABLE]
 
 
 def auth_settings(request: Request) -> AuthSettings:
@@ -58,7 +59,7 @@ async def sign_in(
     username: Annotated[Username, Form(description="The staff id")],
     password: Annotated[Password, Form()],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
-    scope: Annotated[str, Form(max_length=1000, description="Ignored: a token carries the staff member's role")] = "",
+    scope: Annotated[Scopes, Form(description="Ignored: a token carries the staff member's role")] = "",
 ) -> Token | JSONResponse:
     settings = auth_settings(request)
     if not settings.signing_key.get_secret_value():
