@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from auth import staff_headers
 
 from services.intake.app import create_app as create_intake
+from services.intake.closing import ClosingWorker
 from services.intake.settings import IntakeSettings
 from services.routing.app import create_app as create_routing
 from services.routing.settings import RoutingSettings
@@ -73,6 +74,7 @@ async def env(module_platform: PlatformSettings, topics: tuple[str, ...]) -> Asy
         yield {
             "intake": client,
             "routing": routing_client,
+            "intake_app": intake,
             "clock": clock,
             "platform": module_platform,
             "producer": producer,
@@ -416,3 +418,33 @@ async def test_another_network_s_staff_get_the_404_of_an_unknown_inquiry_and_nob
         assert (await anonymous.post(f"/v1/inquiries/{inquiry['id']}/acknowledge", json={})).status_code == 401
     assert (await get(env, inquiry["id"]))["status"] == "assigned"
 
+
+async def test_sweeps_of_several_replicas_close_each_due_inquiry_once(env: dict[str, Any]) -> None:
+    resolved = []
+    for _ in range(8):
+        inquiry = await assigned(env)
+        assert (await post(env, inquiry["id"], "acknowledge", {})).status_code == 200
+        assert (await post(env, inquiry["id"], "resolve", {"summary": "Done."})).status_code == 200
+        resolved.append(inquiry["id"])
+
+    async def routing_resolved_all() -> bool:
+        answers = [await env["routing"].get(f"/v1/assignments/{i}") for i in resolved]
+        return all(a.status_code == 200 and a.json()["status"] == "resolved" for a in answers)
+
+    await eventually(routing_resolved_all)
+    env["clock"].advance(timedelta(days=15))
+    pool = env["intake_app"].state.runtime.pool
+    # Two more replicas' sweeps, small batches, racing each other and the app's own sweep.
+    sweeps = [ClosingWorker(pool, clock=env["clock"], batch_size=2) for _ in range(2)]
+    await asyncio.gather(*(sweep.close_due() for sweep in sweeps for _ in range(4)))
+
+    async def all_closed() -> bool:
+        return all([(await get(env, i))["status"] == "closed" for i in resolved])
+
+    await eventually(all_closed)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT key, payload FROM outbox WHERE event_type = 'inquiry.closed' AND key = ANY($1::text[])", resolved
+        )
+    assert sorted(row["key"] for row in rows) == sorted(resolved)  # one each
+    assert {row["payload"]["reason"] for row in rows} == {"reopen_window_passed"}
