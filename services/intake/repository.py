@@ -244,23 +244,28 @@ class InquiryRepository:
 
     async def likely_duplicates(self, *, inquiries: Sequence[Inquiry], since: datetime) -> dict[UUID, UUID]:
         """For each of ``inquiries``, the latest stored inquiry since ``since`` of the same category, student and
-        parent (``domain.same_parent_and_student``), if any. One query, through the index on school and category."""
+        parent (``domain.same_parent_and_student``), if any. One query; each lookup goes through the index on the
+        parent's email or on the phone."""
         if not inquiries:
             return {}
         subs = [i.submission for i in inquiries]
+        same_case = (
+            "i.category = c.category AND i.created_at >= $7 AND i.id <> c.id"
+            " AND i.student ->> 'school_id' = c.school AND i.student ->> 'grade' = c.grade"
+        )
         rows = await self._conn.fetch(
-            "SELECT c.id, d.id AS duplicate_of"
+            "SELECT c.id, d.id AS duplicate_of"  # noqa: S608 - constant text, values as $n
             " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
             " AS c(id, school, category, grade, email, phone)"
-            " CROSS JOIN LATERAL (SELECT i.id FROM inquiries i WHERE i.student ->> 'school_id' = c.school"
-            " AND i.category = c.category AND i.created_at >= $7 AND i.id <> c.id AND i.student ->> 'grade' = c.grade"
-            " AND (lower(i.parent ->> 'email') = lower(c.email) OR i.parent ->> 'mobile_phone' = c.phone)"
-            " ORDER BY i.created_at DESC, i.id DESC LIMIT 1) AS d",
+            " CROSS JOIN LATERAL ("
+            f"(SELECT i.id, i.created_at FROM inquiries i WHERE lower(i.parent ->> 'email') = c.email AND {same_case})"
+            f" UNION ALL (SELECT i.id, i.created_at FROM inquiries i WHERE i.parent ->> 'mobile_phone' = c.phone"
+            f" AND {same_case}) ORDER BY created_at DESC, id DESC LIMIT 1) AS d",
             [i.id for i in inquiries],
             [str(s.student.school_id) for s in subs],
             [s.category.value for s in subs],
             [s.student.grade for s in subs],
-            [s.parent.email for s in subs],
+            [s.parent.email.lower() if s.parent.email else None for s in subs],
             [s.parent.mobile_phone for s in subs],
             since,
         )

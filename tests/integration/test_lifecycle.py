@@ -330,6 +330,16 @@ async def test_the_same_parent_student_and_category_is_linked_as_a_likely_duplic
     itself = await post(env, other_grade["id"], "link", {"duplicate_of": other_grade["id"]}, **CENTRAL)
     assert itself.status_code == 422 and itself.json()["errors"][0]["field"] == "duplicate_of"
 
+    # The same phone under another email is the same parent too.
+    by_phone = submission(an_email(), category="health_and_wellness")
+    by_phone["parent"]["mobile_phone"] = "+13125550177"
+    earlier = await submit(env, by_phone)
+    by_phone["parent"]["email"] = an_email()
+    later = await submit(env, by_phone)
+    assert [(x["inquiry_id"], x["relation"]) for x in (await get(env, later["id"]))["links"]] == [
+        (earlier["id"], "likely_duplicate_of")
+    ]
+
 
 async def test_reassignment_goes_through_routing_and_comes_back_as_routing_s_event(env: dict[str, Any]) -> None:
     inquiry = await assigned(env)
