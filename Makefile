@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint unit integration e2e bench backpressure contracts clean
+.PHONY: install run test lint unit integration e2e browser bench backpressure contracts clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed"; exit 1; }
@@ -26,7 +26,11 @@ define PYTEST
 	$(BIN)/pytest $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
 endef
 
-test: install lint
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here): installed where it is missing.
+/usr/bin/chromium:
+	apt-get install -y chromium fonts-noto-cjk || { apt-get update && apt-get install -y chromium fonts-noto-cjk; }
+
+test: install lint /usr/bin/chromium
 	$(call PYTEST,)
 
 unit: install
@@ -37,6 +41,10 @@ integration: install
 
 e2e: install
 	$(call PYTEST,tests/e2e)
+
+# The staff console and the parent's status page in headless Chromium, against the whole stack.
+browser: install /usr/bin/chromium
+	$(call PYTEST,tests/browser)
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.intake import api, handlers, status
 from services.intake.api import IntakeContext
 from services.intake.closing import ClosingWorker
+from services.intake.console import web as console
 from services.intake.settings import IntakeSettings
 from services.intake.subscribers import NotifyEventsSubscriber, RoutingEventsSubscriber, SubmissionsSubscriber
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
@@ -112,6 +113,7 @@ def create_app(
     )
     app.include_router(api.router)
     status.install(app, settings)
+    console.install(app, settings)
     return app
 
 

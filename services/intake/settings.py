@@ -35,3 +35,13 @@ class IntakeSettings(ServiceSettings):
     routing_url: str = Field(
         "http://127.0.0.1:8002", description="Routing's HTTP API: staff reassignments go through it"
     )
+    notify_url: str = Field("http://127.0.0.1:8003", description="Notify's HTTP API: the console reads deliveries")
+    catalog_url: str = Field(
+        "http://127.0.0.1:8004", description="Catalog's HTTP API: the console's resources and school directory"
+    )
+    console_secure_cookies: bool = Field(
+        True, description="The console's and status page's cookies carry Secure (only over HTTPS, or on 127.0.0.1)"
+    )
+    console_poll_seconds: int = Field(
+        10, ge=2, le=300, description="How often the console's queue looks for new arrivals (without a reload)"
+    )

@@ -1,0 +1,167 @@
+# ruff: noqa: RUF001 - Chinese punctuation is full width
+"""The parent's status page in the parent's language: English, Spanish, Polish, Chinese and Arabic (right to left).
+A language without its own strings here (Vietnamese, Urdu) reads in English, with ``lang`` and ``dir`` saying so."""
+
+from __future__ import annotations
+
+LANGUAGES = {"en": "English", "es": "Español", "pl": "Polski", "zh": "中文", "ar": "العربية"}
+RIGHT_TO_LEFT = frozenset({"ar", "ur"})
+
+_STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Where does my inquiry stand?",
+        "intro": "Enter the reference number you were given and the last four digits of your mobile phone.",
+        "reference": "Reference number",
+        "phone_last4": "Last four digits of your mobile phone",
+        "show": "Show my inquiry",
+        "language": "Language",
+        "status": "Status",
+        "received": "Received",
+        "in_progress": "Being worked on",
+        "waiting_on_you": "Waiting on you",
+        "resolved": "Resolved",
+        "closed": "Closed",
+        "office": "Office handling it",
+        "expected_by": "Expect an answer by",
+        "asked_of_you": "What we asked you",
+        "notes": "Messages from staff",
+        "no_notes": "No messages yet.",
+        "not_found": "We found no inquiry with this reference number and these details. Check them and try again.",
+        "too_many": "Too many tries. Please wait a few minutes and try again.",
+        "invalid": "Enter the reference number (like PSC-26-000123) and four digits.",
+        "another": "Look up another inquiry",
+        "status_received": "We have your inquiry and are sending it to the office that will handle it.",
+        "status_in_progress": "Staff are working on your inquiry.",
+        "status_waiting_on_you": "We need something from you to go on: see what we asked.",
+        "status_resolved": "Your inquiry was resolved. If the answer does not settle it, contact us to reopen it.",
+        "status_closed": "Your inquiry is closed.",
+    },
+    "es": {
+        "title": "¿En qué estado está mi consulta?",
+        "intro": "Escriba el número de referencia que le dimos y los últimos cuatro dígitos de su teléfono móvil.",
+        "reference": "Número de referencia",
+        "phone_last4": "Últimos cuatro dígitos de su teléfono móvil",
+        "show": "Ver mi consulta",
+        "language": "Idioma",
+        "status": "Estado",
+        "received": "Recibida",
+        "in_progress": "En proceso",
+        "waiting_on_you": "Esperando su respuesta",
+        "resolved": "Resuelta",
+        "closed": "Cerrada",
+        "office": "Oficina a cargo",
+        "expected_by": "Espere una respuesta para el",
+        "asked_of_you": "Lo que le pedimos",
+        "notes": "Mensajes del personal",
+        "no_notes": "Todavía no hay mensajes.",
+        "not_found": "No encontramos ninguna consulta con este número y estos datos. Revíselos e inténtelo de nuevo.",
+        "too_many": "Demasiados intentos. Espere unos minutos e inténtelo de nuevo.",
+        "invalid": "Escriba el número de referencia (como PSC-26-000123) y cuatro dígitos.",
+        "another": "Consultar otra consulta",
+        "status_received": "Recibimos su consulta y la estamos enviando a la oficina que la atenderá.",
+        "status_in_progress": "El personal está trabajando en su consulta.",
+        "status_waiting_on_you": "Necesitamos algo de usted para continuar: vea lo que le pedimos.",
+        "status_resolved": "Su consulta fue resuelta. Si la respuesta no la soluciona, contáctenos para reabrirla.",
+        "status_closed": "Su consulta está cerrada.",
+    },
+    "pl": {
+        "title": "Na jakim etapie jest moje zgłoszenie?",
+        "intro": "Wpisz otrzymany numer referencyjny i cztery ostatnie cyfry swojego telefonu komórkowego.",
+        "reference": "Numer referencyjny",
+        "phone_last4": "Cztery ostatnie cyfry telefonu komórkowego",
+        "show": "Pokaż moje zgłoszenie",
+        "language": "Język",
+        "status": "Stan",
+        "received": "Przyjęte",
+        "in_progress": "W toku",
+        "waiting_on_you": "Czekamy na Pana/Panią",
+        "resolved": "Rozwiązane",
+        "closed": "Zamknięte",
+        "office": "Biuro, które je prowadzi",
+        "expected_by": "Odpowiedź do",
+        "asked_of_you": "O co prosiliśmy",
+        "notes": "Wiadomości od pracowników",
+        "no_notes": "Na razie brak wiadomości.",
+        "not_found": "Nie znaleźliśmy zgłoszenia o tym numerze i tych danych. Sprawdź je i spróbuj ponownie.",
+        "too_many": "Zbyt wiele prób. Odczekaj kilka minut i spróbuj ponownie.",
+        "invalid": "Wpisz numer referencyjny (np. PSC-26-000123) i cztery cyfry.",
+        "another": "Sprawdź inne zgłoszenie",
+        "status_received": "Mamy Twoje zgłoszenie i przekazujemy je do biura, które się nim zajmie.",
+        "status_in_progress": "Pracownicy zajmują się Twoim zgłoszeniem.",
+        "status_waiting_on_you": "Potrzebujemy od Ciebie informacji, aby kontynuować: zobacz, o co prosiliśmy.",
+        "status_resolved": "Twoje zgłoszenie zostało rozwiązane. Jeśli odpowiedź nie wystarcza, skontaktuj się z nami.",
+        "status_closed": "Twoje zgłoszenie jest zamknięte.",
+    },
+    "zh": {
+        "title": "我的咨询进展如何？",
+        "intro": "请输入您收到的参考编号和您手机号码的最后四位数字。",
+        "reference": "参考编号",
+        "phone_last4": "手机号码最后四位",
+        "show": "查看我的咨询",
+        "language": "语言",
+        "status": "状态",
+        "received": "已收到",
+        "in_progress": "处理中",
+        "waiting_on_you": "等待您的回复",
+        "resolved": "已解决",
+        "closed": "已关闭",
+        "office": "负责办公室",
+        "expected_by": "预计答复日期",
+        "asked_of_you": "我们向您询问的内容",
+        "notes": "工作人员的留言",
+        "no_notes": "暂无留言。",
+        "not_found": "没有找到与此编号和信息相符的咨询。请检查后重试。",
+        "too_many": "尝试次数过多。请等几分钟后再试。",
+        "invalid": "请输入参考编号（例如 PSC-26-000123）和四位数字。",
+        "another": "查询其他咨询",
+        "status_received": "我们已收到您的咨询，正在转交负责的办公室。",
+        "status_in_progress": "工作人员正在处理您的咨询。",
+        "status_waiting_on_you": "我们需要您提供信息才能继续：请查看我们的询问。",
+        "status_resolved": "您的咨询已解决。如果答复未能解决问题，请联系我们重新开启。",
+        "status_closed": "您的咨询已关闭。",
+    },
+    "ar": {
+        "title": "ما حالة استفساري؟",
+        "intro": "أدخل الرقم المرجعي الذي حصلت عليه وآخر أربعة أرقام من هاتفك المحمول.",
+        "reference": "الرقم المرجعي",
+        "phone_last4": "آخر أربعة أرقام من هاتفك المحمول",
+        "show": "عرض استفساري",
+        "language": "اللغة",
+        "status": "الحالة",
+        "received": "تم الاستلام",
+        "in_progress": "قيد المعالجة",
+        "waiting_on_you": "بانتظار ردك",
+        "resolved": "تم الحل",
+        "closed": "مغلق",
+        "office": "المكتب المسؤول",
+        "expected_by": "موعد الرد المتوقع",
+        "asked_of_you": "ما طلبناه منك",
+        "notes": "رسائل من الموظفين",
+        "no_notes": "لا توجد رسائل بعد.",
+        "not_found": "لم نجد استفسارًا بهذا الرقم المرجعي وهذه البيانات. تحقق منها وحاول مرة أخرى.",
+        "too_many": "محاولات كثيرة جدًا. انتظر بضع دقائق ثم حاول مرة أخرى.",
+        "invalid": "أدخل الرقم المرجعي (مثل PSC-26-000123) وأربعة أرقام.",
+        "another": "البحث عن استفسار آخر",
+        "status_received": "استلمنا استفسارك ونرسله إلى المكتب الذي سيتولاه.",
+        "status_in_progress": "يعمل الموظفون على استفسارك.",
+        "status_waiting_on_you": "نحتاج منك إلى شيء للمتابعة: اطلع على ما طلبناه.",
+        "status_resolved": "تم حل استفسارك. إذا لم تحسم الإجابة الأمر، اتصل بنا لإعادة فتحه.",
+        "status_closed": "استفسارك مغلق.",
+    },
+}
+
+
+def language_of(requested: str | None, fallback: str | None = None) -> str:
+    """The page's language: the one asked for if known, else the inquiry's, else English."""
+    for code in (requested, fallback):
+        if code and code in _STRINGS:
+            return code
+    return "en"
+
+
+def strings(language: str) -> dict[str, str]:
+    return _STRINGS.get(language, _STRINGS["en"])
+
+
+def direction(language: str) -> str:
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"

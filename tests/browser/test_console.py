@@ -1,0 +1,152 @@
+"""The staff console and the parent's status page in headless Chromium, against the whole stack: sign in as network
+staff, enter an inquiry taken by phone, see it arrive in the queue without a reload, acknowledge it, add a note,
+resolve it; the parent reads the resolution in Spanish; another network's staff cannot open it; a form without its
+CSRF token is refused; every page passes axe-core with no serious or critical violation. Screenshots go to
+docs/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import SCREENSHOTS, account
+
+pytestmark = pytest.mark.e2e
+EDISON = "609794"  # Thomas A Edison Regional Gifted Center ES, served by Network 1
+_axe = Axe()
+
+
+def accessible(page: Page) -> None:
+    """axe-core in the page: no serious or critical violation."""
+    results = _axe.run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+    assert not bad, f"{page.url}: {bad}"
+
+
+def sign_in(page: Page, base: str, who: dict[str, str]) -> None:
+    page.goto(f"{base}/console/")
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    page.get_by_label("Username").fill(who["username"])
+    page.get_by_label("Password").fill(who["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Open inquiries")).to_be_visible()
+
+
+def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], browser: Browser) -> None:
+    base = stack["urls"]["console"].removesuffix("/console/")
+    staff = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = staff.new_page()
+    page.goto(f"{base}/console/sign-in")
+    accessible(page)
+    sign_in(page, base, account(stack, role="network_staff", network_id="network-1"))
+    queue_url = page.url
+    accessible(page)
+
+    # A parent calls: staff enter the inquiry, the school picked from the directory.
+    page.get_by_role("link", name="New inquiry").click()
+    expect(page.get_by_role("heading", name=re.compile("Enter an inquiry"))).to_be_visible()
+    accessible(page)
+    page.get_by_label("Came in by").select_option("phone")
+    page.get_by_label("Parent's name").fill("Rosa Delgado")
+    page.get_by_label("Mobile phone").fill("+1 312 555 0148")
+    page.get_by_label("Parent's language").select_option("es")
+    page.get_by_label("The parent agrees to text messages").check()
+    page.get_by_label("School (type its name)").fill(EDISON)
+    page.get_by_label("Grade").select_option("4")
+    page.get_by_label("Category").select_option("attendance")
+    page.get_by_label("The concern, in the parent's words").fill("Mi hija tiene ausencias marcadas por error.")
+    page.get_by_role("button", name="Record the inquiry").click()
+    expect(page.locator("#created")).to_contain_text("recorded")
+    reference = page.locator("#created a").inner_text()
+    assert re.fullmatch(r"PSC-\d{2}-\d{6}", reference), reference
+    inquiry_url = f"{base}/console/inquiries/{reference}"
+
+    # The queue shows it once routing has assigned it, without a reload (the page polls for new rows).
+    row = page.locator("#queue-rows tr", has_text=reference)
+    expect(row).to_be_visible(timeout=45_000)
+    expect(row).to_contain_text("Network 1")
+    accessible(page)
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    # Acknowledge, add a note the parent sees, resolve.
+    row.get_by_role("link", name=reference).click()
+    expect(page.locator("#h-routing + p")).to_contain_text("Network 1")
+    accessible(page)
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_text("Done: Acknowledge.")).to_be_visible()
+    page.get_by_label("Note", exact=True).fill("Hablamos con la escuela; revisan la asistencia.")
+    page.get_by_label("Visible to the parent").check()
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_text("Done: Add note.")).to_be_visible()
+    page.get_by_label("Resolution (written to the parent)").fill("La escuela corrigió las ausencias.")
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_text("Done: Resolve.")).to_be_visible()
+    expect(page.locator("h1 .status")).to_have_text("resolved")
+    expect(page.locator("#h-history ~ table").first).to_contain_text("inquiry.resolved")
+    page.screenshot(path=str(SCREENSHOTS / "inquiry.png"), full_page=True)
+
+    # A form without its CSRF token is refused, and nothing changes.
+    refused = staff.request.post(f"{inquiry_url}/notes", form={"text": "no token"})
+    assert refused.status == 403
+    refused = staff.request.post(f"{inquiry_url}/notes", form={"text": "wrong", "csrf_token": "0" * 64})
+    assert refused.status == 403
+    page.reload()
+    expect(page.get_by_text("no token")).to_have_count(0)
+
+    # The parent's page, in the language of the inquiry (Spanish), by reference and the phone's last four digits.
+    parent = browser.new_context(viewport={"width": 1000, "height": 800}).new_page()
+    parent.goto(stack["urls"]["status_page"])
+    accessible(parent)
+    parent.get_by_label("Reference number").fill(reference)
+    parent.get_by_label("Last four digits of your mobile phone").fill("0148")
+    parent.get_by_role("button", name="Show my inquiry").click()
+    expect(parent.locator("html")).to_have_attribute("lang", "es")
+    expect(parent.locator("#parent-status")).to_have_text("Resuelta")
+    expect(parent.get_by_text("Hablamos con la escuela; revisan la asistencia.")).to_be_visible()
+    accessible(parent)
+    parent.screenshot(path=str(SCREENSHOTS / "status-page.png"), full_page=True)
+    # Right to left in Arabic, by the language switcher.
+    parent.get_by_role("button", name="العربية").click()
+    expect(parent.locator("html")).to_have_attribute("dir", "rtl")
+    expect(parent.locator("#parent-status")).to_have_text("تم الحل")
+    accessible(parent)
+    # A wrong factor shows nothing of the inquiry.
+    parent.goto(f"{stack['urls']['status_page']}?lang=es")
+    parent.get_by_label("Número de referencia").fill(reference)
+    parent.get_by_label("Últimos cuatro dígitos de su teléfono móvil").fill("9999")
+    parent.get_by_role("button", name="Ver mi consulta").click()
+    expect(parent.get_by_role("alert")).to_contain_text("No encontramos")
+
+    # Another network's staff cannot open it.
+    other = browser.new_context().new_page()
+    sign_in(other, base, account(stack, role="network_staff", network_id="network-2"))
+    other.goto(inquiry_url)
+    expect(other.get_by_role("heading", name="No such inquiry")).to_be_visible()
+    expect(other.get_by_text("Rosa Delgado")).to_have_count(0)
+
+    # Central staff: every network's queue, the dashboard with the equity view, and its CSV.
+    central = browser.new_context(viewport={"width": 1360, "height": 1000}).new_page()
+    sign_in(central, base, account(stack, role="central_staff", network_id="central"))
+    expect(central.get_by_label("Network")).to_be_visible()
+    central.get_by_role("link", name="Dashboard").click()
+    expect(central.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(central.locator("table.equity")).to_contain_text("District")
+    accessible(central)
+    central.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    csv = central.context.request.get(f"{base}/console/dashboard.csv?by=language")
+    assert csv.status == 200
+    assert csv.text().splitlines()[0].startswith("dimension,group,cases")
+    assert any(line.startswith("language,es,") for line in csv.text().splitlines())
+
+    # Signing out ends the session.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(queue_url)
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
