@@ -10,6 +10,10 @@ Both servers run in one asyncio loop, in one process::
     python -m devstack.mailcatcher --smtp-port 1025 --http-port 8025
 
 or in-process, from tests or the stack runner, with :func:`serve_mailcatcher`.
+
+To play a mail server that refuses: ``PUT /api/faults/{address}`` with ``{"code": 451, "times": 1}`` answers the next
+RCPT TO of that address with that SMTP code (a 4xx: try again later; a 5xx: a hard bounce), ``times`` times (0: until
+``DELETE /api/faults/{address}``).
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class CaughtMessage:
     created: str
     size: int
     snippet: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """Every header as received (name, unfolded value), for Mailpit's /headers answer."""
 
     def _headers_json(self) -> dict[str, Any]:
         return {
@@ -186,6 +192,7 @@ def parse_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], receiv
         created=received_at.isoformat(timespec="microseconds"),
         size=len(raw),
         snippet=_snippet(text, html_body),
+        headers=tuple((name, _unescape("".join(str(value).splitlines()))) for name, value in message.raw_items()),
     )
 
 
@@ -209,11 +216,40 @@ def _unparsed_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], re
 # --- SMTP -----------------------------------------------------------------------------------------------------------
 
 
-class _CatchAllHandler:
-    """aiosmtpd handler: accepts every recipient (aiosmtpd's default) and every message."""
+class Faults:
+    """Recipients to refuse on purpose: address -> [SMTP code, times left (0: always)]."""
 
-    def __init__(self, store: MailStore) -> None:
+    def __init__(self) -> None:
+        self.by_address: dict[str, list[int]] = {}
+
+    def refusal(self, address: str) -> str | None:
+        fault = self.by_address.get(address.lower())
+        if fault is None:
+            return None
+        code, left = fault
+        if left == 1:
+            del self.by_address[address.lower()]
+        elif left > 1:
+            fault[1] = left - 1
+        text = "4.2.0 Try again later" if code < 500 else "5.1.1 Mailbox unavailable"
+        return f"{code} {text}"
+
+
+class _CatchAllHandler:
+    """aiosmtpd handler: accepts every recipient but those refused on purpose (Faults), and every message."""
+
+    def __init__(self, store: MailStore, faults: Faults | None = None) -> None:
         self._store = store
+        self._faults = faults or Faults()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        refusal = self._faults.refusal(address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         received_at = datetime.now(UTC)
@@ -249,10 +285,10 @@ class _TrackedSMTP(SMTP):
 
 
 async def _start_smtp(
-    store: MailStore, *, host: str, port: int, connections: set[_TrackedSMTP]
+    store: MailStore, *, host: str, port: int, connections: set[_TrackedSMTP], faults: Faults | None = None
 ) -> asyncio.base_events.Server:
     loop = asyncio.get_running_loop()
-    handler = _CatchAllHandler(store)
+    handler = _CatchAllHandler(store, faults)
 
     def protocol() -> _TrackedSMTP:
         # An explicit hostname: aiosmtpd would otherwise resolve the machine's FQDN for every connection.
@@ -324,9 +360,21 @@ def _message_page(message: CaughtMessage) -> str:
     return _page(message.subject or "Message", body)
 
 
-def create_app(store: MailStore) -> FastAPI:
+def create_app(store: MailStore, faults: Faults | None = None) -> FastAPI:
     """The HTTP side: Mailpit's API subset, health, and the HTML pages. Handlers are async (see MailStore)."""
     app = FastAPI(title="PSC mail catcher", docs_url=None, redoc_url=None, openapi_url=None)
+    faults = faults if faults is not None else Faults()
+
+    @app.put("/api/faults/{address}", status_code=204)
+    async def add_fault(address: str, payload: dict[str, Any] = Body(...)) -> None:
+        code, times = payload.get("code"), payload.get("times", 1)
+        if not isinstance(code, int) or not 400 <= code < 600 or not isinstance(times, int) or times < 0:
+            raise HTTPException(status_code=422, detail="code: an SMTP code 400-599; times: 0 or more")
+        faults.by_address[address.lower()] = [code, times]
+
+    @app.delete("/api/faults/{address}", status_code=204)
+    async def clear_fault(address: str) -> None:
+        faults.by_address.pop(address.lower(), None)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -352,6 +400,17 @@ def create_app(store: MailStore) -> FastAPI:
         if message is None:
             raise HTTPException(status_code=404, detail="message not found")
         return JSONResponse(message.detail_json())
+
+    @app.get("/api/v1/message/{message_id}/headers")
+    async def get_headers(message_id: str) -> JSONResponse:
+        """Like Mailpit: each header name with its values."""
+        message = store.get(message_id)
+        if message is None:
+            raise HTTPException(status_code=404, detail="message not found")
+        headers: dict[str, list[str]] = {}
+        for name, value in message.headers:
+            headers.setdefault(name, []).append(value)
+        return JSONResponse(headers)
 
     @app.delete("/api/v1/messages")
     async def delete_messages(payload: dict[str, Any] | None = Body(None)) -> dict[str, int]:
@@ -391,10 +450,12 @@ async def serve_mailcatcher(*, host: str, smtp_port: int, http_port: int, ready:
     """Run the SMTP server and the HTTP API in the current loop until cancelled; set ``ready`` once both listen."""
     _quiet_aiosmtpd()
     store = MailStore()
+    faults = Faults()
     connections: set[_TrackedSMTP] = set()
-    smtp_server = await _start_smtp(store, host=host, port=smtp_port, connections=connections)
+    smtp_server = await _start_smtp(store, host=host, port=smtp_port, connections=connections, faults=faults)
     try:
-        http_server, http_task = await start_http(create_app(store), host=host, port=http_port, name="mailcatcher-http")
+        app = create_app(store, faults)
+        http_server, http_task = await start_http(app, host=host, port=http_port, name="mailcatcher-http")
         try:
             log.info("mail catcher listening: smtp %s:%d, http %s:%d", host, smtp_port, host, http_port)
             await serve_until_cancelled(http_task, ready)

@@ -5,6 +5,12 @@ Twilio; the sink checks the request the way Twilio does (Basic auth, an E.164 ``
 answers with a Twilio-shaped message resource, keeps the text in memory and, when asked to, posts a ``delivered``
 status callback signed like Twilio's. Tests and developers read what was "sent" at ``GET /api/messages``.
 
+Playing the parent and the carrier: ``POST /api/inbound`` (``{"from": "+1312...", "body": "STOP"}``) posts an inbound
+text to the webhook (``--inbound-url``, notify's ``/v1/sms/inbound``) signed with ``--auth-token`` and returns its
+answer; ``PUT /api/numbers/{number}/failure`` (``{"error_code": 30006, "at": "delivery"}``) makes texts to a number fail
+the way Twilio does, at the send (HTTP 400 with the code) or at delivery (an ``undelivered`` callback with ErrorCode);
+``DELETE`` it to stop.
+
 Run it as a process::
 
     python -m devstack.smssink --port 8030
@@ -34,8 +40,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-from fastapi import BackgroundTasks, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import BackgroundTasks, Body, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from devstack.bounded_store import DEFAULT_CAPACITY, BoundedStore
 from devstack.serving import run_as_process, serve_until_cancelled, start_http, stop_http
@@ -226,12 +232,21 @@ class Deliverer:
         self.send_callbacks = send_callbacks
         self._client: httpx.AsyncClient | None = None
 
-    async def deliver(self, text: SentText, callback_url: str | None, auth_token: str) -> None:
-        text.status = "delivered"
+    async def deliver(
+        self, text: SentText, callback_url: str | None, auth_token: str, error_code: int | None = None
+    ) -> None:
+        text.status = "delivered" if error_code is None else "undelivered"
         if callback_url and self.send_callbacks:
-            await self._post_callback(text, callback_url, auth_token)
+            await self._post_callback(text, callback_url, auth_token, error_code)
 
-    async def _post_callback(self, text: SentText, url: str, auth_token: str) -> None:
+    async def post_form(self, url: str, params: dict[str, str], auth_token: str) -> httpx.Response:
+        """POST a form signed like Twilio's webhooks."""
+        headers = {"X-Twilio-Signature": twilio_signature(auth_token, url, params)}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS)
+        return await self._client.post(url, data=params, headers=headers)
+
+    async def _post_callback(self, text: SentText, url: str, auth_token: str, error_code: int | None) -> None:
         params = {
             "MessageSid": text.sid,
             "SmsSid": text.sid,
@@ -242,11 +257,10 @@ class Deliverer:
             "From": text.sender or "",
             "ApiVersion": API_VERSION,
         }
-        headers = {"X-Twilio-Signature": twilio_signature(auth_token, url, params)}
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS)
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
         try:
-            response = await self._client.post(url, data=params, headers=headers)
+            response = await self.post_form(url, params, auth_token)
         except httpx.HTTPError as exc:
             # Fire and forget, as on Twilio: a receiver that is down loses the callback. No URL in the log.
             log.warning("status callback failed sid=%s error=%s", text.sid, type(exc).__name__)
@@ -269,13 +283,25 @@ def _new_sid() -> str:
     return "SM" + secrets.token_hex(16)
 
 
-def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = True) -> FastAPI:
-    """The sink as an ASGI app; ``status_callbacks=False`` turns the outgoing callbacks off.
+DEFAULT_INBOUND_URL = "http://127.0.0.1:8003/v1/sms/inbound"
+DEFAULT_AUTH_TOKEN = "development"  # noqa: S105 - the development stack's token, as notify's default
+
+
+def create_app(
+    *,
+    capacity: int = DEFAULT_CAPACITY,
+    status_callbacks: bool = True,
+    inbound_url: str = DEFAULT_INBOUND_URL,
+    auth_token: str = DEFAULT_AUTH_TOKEN,
+) -> FastAPI:
+    """The sink as an ASGI app; ``status_callbacks=False`` turns the outgoing callbacks off. ``inbound_url`` and
+    ``auth_token``: where ``POST /api/inbound`` posts a parent's text, signed with that token.
 
     Handlers are ``async def`` so the store is only ever touched from the event loop's thread.
     """
     store = TextStore(capacity)
     deliverer = Deliverer(send_callbacks=status_callbacks)
+    failures: dict[str, tuple[int, str]] = {}  # number -> (Twilio error code, "send" or "delivery")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -299,6 +325,10 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
         if rejection is not None:
             log.info("rejected a text: error code %d", rejection.code)
             return twilio_error(400, rejection.code, rejection.message)
+        failure = failures.get(fields["To"])
+        if failure is not None and failure[1] == "send":
+            log.info("refused a text as asked: error code %d", failure[0])
+            return twilio_error(400, failure[0], "Refused by the sink as asked (PUT /api/numbers/.../failure)")
         text = SentText(
             sid=_new_sid(),
             account_sid=account_sid,
@@ -312,7 +342,8 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
         store.add(text)
         log.info("accepted text sid=%s segments=%d stored=%d", text.sid, text.num_segments, len(store))
         # After the reply, as Twilio does: the callback must not arrive before the sender has the sid.
-        background.add_task(deliverer.deliver, text, fields.get("StatusCallback"), credentials.password)
+        error_code = failure[0] if failure is not None else None
+        background.add_task(deliverer.deliver, text, fields.get("StatusCallback"), credentials.password, error_code)
         return JSONResponse(text.twilio_json(), status_code=201)
 
     @app.get(f"{messages_path}.json")
@@ -360,6 +391,50 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
         log.info("deleted %d text(s)", deleted)
         return {"deleted": deleted}
 
+    @app.post("/api/inbound")
+    async def inbound(payload: dict[str, Any] = Body(...)) -> Response:
+        """Play a parent texting in: ``{"from": "+13125550147", "body": "STOP"}`` (``"url"`` overrides the webhook).
+        Posted as Twilio posts an incoming message, signed; answers with the webhook's status and body (TwiML)."""
+        sender, body = payload.get("from"), payload.get("body")
+        if not isinstance(sender, str) or not E164.fullmatch(sender):
+            return JSONResponse({"detail": "from: an E.164 number, e.g. +13125550147"}, status_code=422)
+        if not isinstance(body, str) or len(body) > MAX_BODY_CHARS:
+            return JSONResponse({"detail": "body: the text, at most 1600 characters"}, status_code=422)
+        url = payload.get("url") if isinstance(payload.get("url"), str) else inbound_url
+        params = {
+            "MessageSid": _new_sid(),
+            "SmsSid": "",
+            "AccountSid": "",
+            "From": sender,
+            "To": "",
+            "Body": body,
+            "NumMedia": "0",
+            "ApiVersion": API_VERSION,
+        }
+        params["SmsSid"] = params["MessageSid"]
+        try:
+            answer = await deliverer.post_form(str(url), params, auth_token)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"detail": f"the webhook could not be reached: {type(exc).__name__}"}, status_code=502)
+        return Response(
+            answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type", "text/xml")
+        )
+
+    @app.put("/api/numbers/{number}/failure", status_code=204)
+    async def fail_number(number: str, payload: dict[str, Any] = Body(...)) -> Response:
+        """Texts to ``number`` fail from now on: ``{"error_code": 21614, "at": "send"}`` (HTTP 400 with the code) or
+        ``{"error_code": 30006, "at": "delivery"}`` (accepted, then an 'undelivered' status callback)."""
+        code, at = payload.get("error_code"), payload.get("at", "delivery")
+        if not isinstance(code, int) or at not in ("send", "delivery"):
+            return JSONResponse({"detail": "error_code: an integer; at: 'send' or 'delivery'"}, status_code=422)
+        failures[number] = (code, at)
+        return Response(status_code=204)
+
+    @app.delete("/api/numbers/{number}/failure", status_code=204)
+    async def clear_failure(number: str) -> Response:
+        failures.pop(number, None)
+        return Response(status_code=204)
+
     return app
 
 
@@ -367,13 +442,18 @@ def create_app(*, capacity: int = DEFAULT_CAPACITY, status_callbacks: bool = Tru
 
 
 async def serve_smssink(
-    *, host: str, port: int, ready: asyncio.Event | None = None, status_callbacks: bool = True
+    *,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    status_callbacks: bool = True,
+    inbound_url: str = DEFAULT_INBOUND_URL,
+    auth_token: str = DEFAULT_AUTH_TOKEN,
 ) -> None:
     """Serve the sink in the current loop until cancelled; set ``ready`` once it listens."""
     # lifespan "on": the app's lifespan closes the status-callback client.
-    server, task = await start_http(
-        create_app(status_callbacks=status_callbacks), host=host, port=port, name="smssink-http", lifespan="on"
-    )
+    app = create_app(status_callbacks=status_callbacks, inbound_url=inbound_url, auth_token=auth_token)
+    server, task = await start_http(app, host=host, port=port, name="smssink-http", lifespan="on")
     try:
         log.info("SMS sink listening on %s:%d", host, port)
         await serve_until_cancelled(task, ready)
@@ -389,13 +469,26 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-status-callbacks", action="store_true", help="never post StatusCallback requests (they are on by default)"
     )
+    parser.add_argument(
+        "--inbound-url", default=DEFAULT_INBOUND_URL, help=f"webhook POST /api/inbound posts to ({DEFAULT_INBOUND_URL})"
+    )
+    parser.add_argument(
+        "--auth-token", default=DEFAULT_AUTH_TOKEN, help="token inbound texts are signed with (notify's sms_auth_token)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
     run_as_process(
-        "SMS sink", serve_smssink(host=args.host, port=args.port, status_callbacks=not args.no_status_callbacks)
+        "SMS sink",
+        serve_smssink(
+            host=args.host,
+            port=args.port,
+            status_callbacks=not args.no_status_callbacks,
+            inbound_url=args.inbound_url,
+            auth_token=args.auth_token,
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from uuid import UUID
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.notify import handlers, sms
@@ -311,9 +312,12 @@ async def sms_inbound(request: Request, text: Annotated[InboundText, Form()], ct
 @webhooks.post(
     "/sms/status",
     status_code=204,
-    responses={403: {"description": "Bad signature"}, 404: {"description": "No message with this MessageSid"}},
+    responses={
+        202: {"description": "No send with this MessageSid is recorded yet: the report is held until one is"},
+        403: {"description": "Bad signature"},
+    },
 )
-async def sms_status(request: Request, report: Annotated[StatusReport, Form()], ctx: Context) -> None:
+async def sms_status(request: Request, report: Annotated[StatusReport, Form()], ctx: Context) -> Response:
     """The provider's report on a text, into the delivery log."""
     await _check_signature(request, ctx)
     async with ctx.unit_of_work() as uow:
@@ -326,8 +330,9 @@ async def sms_status(request: Request, report: Annotated[StatusReport, Form()], 
             rules=ctx.rules,
             now=ctx.clock.now(),
         )
-    if answer == "unknown":
-        raise HTTPException(404, "no message with this MessageSid")
+    if answer == "held":
+        return JSONResponse({"detail": "no send with this MessageSid yet: the report is held for it"}, status_code=202)
+    return Response(status_code=204)
 
 
 @webhooks.post(

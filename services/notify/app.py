@@ -63,7 +63,8 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 account_sid=settings.sms_account_sid,
                 auth_token=settings.sms_auth_token.get_secret_value(),
                 sender=settings.sms_from,
-                status_callback=settings.sms_status_callback_url or None,
+                status_callback=settings.sms_status_callback_url
+                or f"{settings.public_base_url.rstrip('/')}/v1/sms/status",
                 rate_per_second=settings.sms_rate_per_second,
             )
             resources.push_async_callback(sms.close)

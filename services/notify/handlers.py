@@ -206,6 +206,14 @@ async def record_attempts(
     await uow.deliveries.log_attempts(attempts=log, now=now)
     if refused and renderer is not None:
         await _fall_back(uow, refused, renderer=renderer, rules=rules, now=now)
+    texts = [r.provider_message_id for d, r in attempts if d.channel == "sms" and r.ok and r.provider_message_id]
+    if texts:
+        await uow.deliveries.lock_messages(message_sids=texts)
+    for sid, status, code in await uow.deliveries.take_reports(message_sids=texts):
+        # The provider reported before this send was recorded: its report is applied now.
+        await sms_status(
+            uow, message_sid=sid, status=status, error_code=code, renderer=renderer, rules=rules, now=now, jitter=jitter
+        )
 
 
 async def _fall_back(
@@ -278,7 +286,7 @@ def _reply(renderer: Renderer, template: str, language: str, context: dict[str, 
     return renderer.render(template, language=language, channel="sms", context=context).body.strip()
 
 
-StatusAnswer = Literal["recorded", "unknown"]
+StatusAnswer = Literal["recorded", "held"]
 
 
 async def sms_status(
@@ -287,17 +295,20 @@ async def sms_status(
     message_sid: str,
     status: str,
     error_code: str | None,
-    renderer: Renderer,
+    renderer: Renderer | None,
     rules: Rules,
     now: datetime,
     jitter: Callable[[], float] = random.random,
 ) -> StatusAnswer:
     """The provider's report on a text (delivered, undelivered, failed...) into the delivery log, announced. An
     undelivered text is handled by its error class: retried later (30003), the number suppressed and the message sent
-    by email (30006, 21610, 21614), or failed."""
+    by email (30006, 21610, 21614), or failed. A report on a send not recorded yet (the callback raced the commit, or
+    an unknown MessageSid) is held, and applied when that send is recorded."""
+    await uow.deliveries.lock_messages(message_sids=[message_sid])
     found = await uow.deliveries.by_provider_id(provider_message_id=message_sid)
     if found is None:
-        return "unknown"
+        await uow.deliveries.hold_report(message_sid=message_sid, status=status, error_code=error_code, now=now)
+        return "held"
     delivery, _current = found
     await uow.deliveries.report(delivery_id=delivery.id, provider_status=status, error_code=error_code, now=now)
     detail = f"{status}" + (f" (error {error_code})" if error_code else "")
@@ -320,7 +331,8 @@ async def sms_status(
     uow.emit(NOTIFICATION_EVENTS, NotificationFailed(**domain.about(delivery, now), reason=reason))
     if kind == "bad_address":
         await uow.suppressions.add(channel="sms", address=delivery.recipient, reason=reason, kind="bounced")
-        await _fall_back(uow, [delivery], renderer=renderer, rules=rules, now=now)
+        if renderer is not None:
+            await _fall_back(uow, [delivery], renderer=renderer, rules=rules, now=now)
     return "recorded"
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import hashlib
 import time
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from uuid import UUID
 
 import aiosmtplib
@@ -21,6 +22,9 @@ from services.notify.domain import SendResult, classify_smtp, classify_twilio
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+# Header lines up to RFC 5322's 998 characters: a List-Unsubscribe URL longer than 78 must stay one plain token (the
+# default policy would turn it into RFC 2047 encoded words, which no mail client reads as a link).
+_MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class RateLimit:
@@ -89,6 +93,7 @@ class SmtpSender:
     ) -> None:
         self._rate = RateLimit(rate_per_second)
         self._host, self._port, self._sender = host, port, sender
+        self._envelope_from = parseaddr(sender)[1] or sender
         self._username, self._password, self._starttls = username, password, starttls
         self._timeout = timeout
         self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
@@ -106,10 +111,10 @@ class SmtpSender:
             client = await self._connected(client)
             message = self._message(out)
             try:
-                await client.send_message(message)
+                await self._transmit(client, message, out.recipient)
             except aiosmtplib.SMTPServerDisconnected:
                 client = await self._connected(None)  # the server closed an idle session: one fresh try
-                await client.send_message(message)
+                await self._transmit(client, message, out.recipient)
             return SendResult(delivery_id=out.delivery_id, ok=True, provider_message_id=str(message["Message-ID"]))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
@@ -127,6 +132,11 @@ class SmtpSender:
         finally:
             self._idle.put_nowait(client)
 
+    async def _transmit(self, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str) -> None:
+        """Flattened here with our policy: aiosmtplib's send_message would fold headers at 78 characters again."""
+        raw = message.as_bytes(policy=_MAIL_POLICY)
+        await client.sendmail(self._envelope_from, [recipient], raw)
+
     async def _connected(self, client: aiosmtplib.SMTP | None) -> aiosmtplib.SMTP:
         if client is not None and client.is_connected:
             return client
@@ -140,7 +150,7 @@ class SmtpSender:
         return client
 
     def _message(self, out: EmailOut) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=_MAIL_POLICY)
         message["From"] = self._sender
         message["To"] = out.recipient
         message["Subject"] = out.subject

@@ -137,7 +137,7 @@ class WaitingEventRepository:
         """(event id, inquiry id, event type, JSON) each."""
         await self._conn.executemany(
             "INSERT INTO waiting_events (event_id, inquiry_id, event_type, payload, received_at)"
-            " VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT DO NOTHING",
+            " VALUES ($1, $2, $3, $4::text::jsonb, $5) ON CONFLICT DO NOTHING",
             [(*event, now) for event in events],
         )
 
@@ -348,6 +348,37 @@ class DeliveryRepository:
             list(statuses),
         )
         return done is not None
+
+    async def lock_messages(self, *, message_sids: Collection[str]) -> None:
+        """Hold these provider message ids until the transaction ends (in one order): a status callback and the
+        recording of the send it reports on never miss each other."""
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(s, 11) AS k"
+            " FROM unnest($1::text[]) AS u(s) ORDER BY 1) AS keys",
+            sorted(message_sids),
+        )
+
+    async def hold_report(self, *, message_sid: str, status: str, error_code: str | None, now: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO early_reports (message_sid, status, error_code, received_at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING",
+            message_sid,
+            status,
+            error_code,
+            now,
+        )
+
+    async def take_reports(self, *, message_sids: Collection[str]) -> list[tuple[str, str, str | None]]:
+        """The reports held for these sends, oldest first; they are removed."""
+        if not message_sids:
+            return []
+        rows = await self._conn.fetch(
+            "DELETE FROM early_reports WHERE message_sid = ANY($1::text[])"
+            " RETURNING message_sid, status, error_code, received_at",
+            list(message_sids),
+        )
+        ordered = sorted(rows, key=lambda row: row["received_at"])
+        return [(row["message_sid"], row["status"], row["error_code"]) for row in ordered]
 
     async def fail(self, *, delivery_id: UUID, reason: str, now: datetime) -> None:
         await self._conn.execute(

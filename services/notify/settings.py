@@ -30,7 +30,8 @@ class NotifySettings(ServiceSettings):
 
     sms_status_callback_url: str = Field(
         "",
-        description="Public URL of POST /v1/sms/status given to the provider as StatusCallback; empty: none asked for",
+        description="Public URL of POST /v1/sms/status given to the provider as StatusCallback; empty:"
+        " {public_base_url}/v1/sms/status",
     )
     sms_signature_url_base: str = Field(
         "",

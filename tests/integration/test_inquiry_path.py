@@ -160,7 +160,9 @@ async def test_an_inquiry_is_assigned_due_on_the_business_calendar_and_acknowled
 
     async def both_sent() -> list[dict[str, Any]] | None:
         deliveries = (await clients["notify"].get(f"/v1/inquiries/{inquiry['id']}/deliveries")).json()
-        return deliveries if [d["status"] for d in deliveries] == ["sent", "sent"] else None
+        received = [d for d in deliveries if d["template"] == "inquiry_received"]
+        told = any(d["template"] == "inquiry_assigned" and d["status"] == "sent" for d in deliveries)
+        return received if [d["status"] for d in received] == ["sent", "sent"] and told else None
 
     deliveries = await eventually(both_sent)
     assert {d["channel"] for d in deliveries} == {"email", "sms"}
@@ -178,8 +180,14 @@ async def test_an_inquiry_is_assigned_due_on_the_business_calendar_and_acknowled
     texts = (
         await apps["sink"].get(f"http://127.0.0.1:{apps['ports']['sms']}/api/messages", params={"to": phone})
     ).json()
-    assert len(texts) == 1
-    assert len((await clients["notify"].get(f"/v1/inquiries/{inquiry['id']}/deliveries")).json()) == 2
+    # The acknowledgment by email and text, then 'Network 1 has your inquiry' by text (the parent consented).
+    assert sorted(t["body"].split("：")[0] for t in texts) == sorted(["家长支持中心", inquiry["reference"]])
+    log = (await clients["notify"].get(f"/v1/inquiries/{inquiry['id']}/deliveries")).json()
+    assert sorted((d["template"], d["channel"]) for d in log) == [
+        ("inquiry_assigned", "sms"),
+        ("inquiry_received", "email"),
+        ("inquiry_received", "sms"),
+    ]
 
 
 async def test_no_text_without_consent_and_no_mail_to_a_suppressed_address(apps: dict[str, Any]) -> None:
@@ -193,7 +201,8 @@ async def test_no_text_without_consent_and_no_mail_to_a_suppressed_address(apps:
 
     async def recorded() -> list[dict[str, Any]] | None:
         deliveries = (await clients["notify"].get(f"/v1/inquiries/{inquiry_id}/deliveries")).json()
-        return deliveries if len(deliveries) == 2 else None
+        received = [d for d in deliveries if d["template"] == "inquiry_received"]
+        return received if len(received) == 2 else None
 
     deliveries = {d["channel"]: d for d in await eventually(recorded)}
     assert deliveries["email"]["status"] == "suppressed" and "suppression list" in deliveries["email"]["reason"]

@@ -38,18 +38,13 @@ def common(inquiry_id: UUID) -> dict[str, Any]:
     return {"inquiry_id": inquiry_id, "occurred_at": NOW, "correlation_id": "c"}
 
 
+ASSIGNMENT = {"network_id": "n4", "network_name": "Network 4", "queue": "network", "tier": "network"}
+
+
 def assigned(inquiry_id: UUID, assignee: str | None = "ns-1") -> InquiryAssigned:
-    return InquiryAssigned(
-        **common(inquiry_id),
-        network_id="n4",
-        network_name="Network 4",
-        queue="network",
-        tier="network",
-        reason="school_network",
-        school_id=609794,
-        due_at=NOW + timedelta(days=2),
-        assignee_id=assignee,
-    )
+    """Routing's assignment to Network 4's queue, to ``assignee``."""
+    fields = {**ASSIGNMENT, "reason": "school_network", "school_id": 609794, "assignee_id": assignee}
+    return InquiryAssigned.model_validate({**common(inquiry_id), **fields, "due_at": NOW + timedelta(days=2)})
 
 
 async def apply(uow: FakeNotifyUnitOfWork, *events: InquiryEvent, now: datetime = NOW) -> None:
@@ -62,16 +57,8 @@ def sent(uow: FakeNotifyUnitOfWork) -> list[tuple[str, str, str]]:
 
 
 async def staff(uow: FakeNotifyUnitOfWork, staff_id: str = "ns-1", email: str | None = "alex@district.example") -> None:
-    event = StaffUpdated(
-        occurred_at=NOW,
-        correlation_id="s",
-        staff_id=staff_id,
-        role="network_staff",
-        network_id="n4",
-        active=True,
-        name="Alex A.",
-        email=email,
-    )
+    member = {"staff_id": staff_id, "role": "network_staff", "network_id": "n4", "name": "Alex A.", "email": email}
+    event = StaffUpdated.model_validate({"occurred_at": NOW, "correlation_id": "s", "active": True, **member})
     await handlers.follow_staff(uow, [event], now=NOW)
 
 
@@ -211,7 +198,22 @@ async def texted(uow: FakeNotifyUnitOfWork) -> tuple[InquirySubmitted, ClaimedDe
     return first, text
 
 
-async def test_a_status_callback_updates_the_log_and_an_unknown_one_is_said_to_be_unknown() -> None:
+async def test_a_status_callback_that_comes_before_its_send_is_recorded_is_held_and_applied_then() -> None:
+    uow = FakeNotifyUnitOfWork()
+    first = submitted(None, PHONE, sms_consent=True)
+    await apply(uow, first)
+    (text,) = await uow.deliveries.claim_due(limit=10, now=NOW, lease_seconds=60)
+    early = await handlers.sms_status(
+        uow, message_sid="SMearly", status="delivered", error_code=None, renderer=RENDERER, rules=RULES, now=NOW
+    )
+    assert early == "held"
+    result = SendResult(text.id, ok=True, provider_message_id="SMearly")
+    await handlers.record_attempts(uow, [(text, result)], max_attempts=6, now=NOW, renderer=RENDERER, rules=RULES)
+    row = uow.deliveries.by_id[text.id]
+    assert (row.status, row.provider_status, uow.deliveries.held) == ("sent", "delivered", [])
+
+
+async def test_a_status_callback_updates_the_log() -> None:
     uow = FakeNotifyUnitOfWork()
     _, text = await texted(uow)
     answer = await handlers.sms_status(
@@ -225,10 +227,6 @@ async def test_a_status_callback_updates_the_log_and_an_unknown_one_is_said_to_b
     )
     assert answer == "recorded" and uow.deliveries.by_id[text.id].provider_status == "delivered"
     assert any(isinstance(e, NotificationDeliveryReported) for e in uow.events_on(NOTIFICATION_EVENTS))
-    unknown = await handlers.sms_status(
-        uow, message_sid="SMnope", status="delivered", error_code=None, renderer=RENDERER, rules=RULES, now=NOW
-    )
-    assert unknown == "unknown"
 
 
 async def report(uow: FakeNotifyUnitOfWork, text: ClaimedDelivery, status: str, code: str | None) -> None:

@@ -59,3 +59,13 @@ CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
 
 -- The variables a message was rendered with: a fallback to the other channel renders them again.
 ALTER TABLE deliveries ADD COLUMN context jsonb NOT NULL DEFAULT '{}';
+
+-- A provider's report that came before notify had recorded the send it is about (the callback raced the commit):
+-- kept, and applied as soon as the send's MessageSid is recorded. Nothing reported is lost.
+CREATE TABLE early_reports (
+    message_sid text        NOT NULL,
+    status      text        NOT NULL,
+    error_code  text,
+    received_at timestamptz NOT NULL,
+    PRIMARY KEY (message_sid, status)
+);

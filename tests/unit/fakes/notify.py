@@ -175,6 +175,8 @@ class FakeDeliveries:
     def __init__(self) -> None:
         self.by_id: dict[UUID, StoredDelivery] = {}
         self.attempt_log: list[tuple[UUID, int, str, str | None]] = []
+        self.held: list[tuple[str, str, str | None]] = []
+        self.locked_messages: list[str] = []
 
     async def insert(self, *, planned: Sequence[PlannedDelivery], now: datetime) -> set[UUID]:
         taken = {row.planned.dedup_key for row in self.by_id.values()}
@@ -251,6 +253,17 @@ class FakeDeliveries:
             return False
         row.status, row.next_attempt_at, row.reason, row.provider_status = "pending", at, reason, None
         return True
+
+    async def lock_messages(self, *, message_sids: Collection[str]) -> None:
+        self.locked_messages.extend(message_sids)
+
+    async def hold_report(self, *, message_sid: str, status: str, error_code: str | None, now: datetime) -> None:
+        self.held.append((message_sid, status, error_code))
+
+    async def take_reports(self, *, message_sids: Collection[str]) -> list[tuple[str, str, str | None]]:
+        taken = [report for report in self.held if report[0] in message_sids]
+        self.held = [report for report in self.held if report[0] not in message_sids]
+        return taken
 
     async def fail(self, *, delivery_id: UUID, reason: str, now: datetime) -> None:
         row = self.by_id[delivery_id]
