@@ -54,6 +54,16 @@ class Inquiry:
 
 
 @dataclass(frozen=True)
+class CaseState:
+    """What routing's events change on an inquiry, without its content (not read to apply them)."""
+
+    id: UUID
+    status: str
+    updated_at: datetime
+    assignment: Assignment | None
+
+
+@dataclass(frozen=True)
 class NewSubmission:
     """A validated submission on its way in, from either door."""
 

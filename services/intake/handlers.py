@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from services.intake import domain, lifecycle, parents
-from services.intake.domain import HistoryEntry, Inquiry, Link, NewSubmission, Note, NoteKind, QueueFilter
+from services.intake.domain import CaseState, HistoryEntry, Inquiry, Link, NewSubmission, Note, NoteKind, QueueFilter
 from services.intake.unit_of_work import IntakeUnitOfWork
 from shared.contracts.envelope import InquiryEvent
 from shared.contracts.lifecycle import (
@@ -163,8 +163,8 @@ async def apply_routing_events(uow: IntakeUnitOfWork, events: Sequence[RoutingEv
     """Fold routing's events into each case's history, and keep who has it current: an assignment moves
     ``received`` to ``assigned``; escalations, reroutes and reassignments change the assignment (a late older
     decision changes nothing). Only the lifecycle columns are touched."""
-    current = await uow.inquiries.lock(inquiry_ids=[event.inquiry_id for event in events])
-    changed: dict[UUID, Inquiry] = {}
+    current = await uow.inquiries.lock_states(inquiry_ids=[event.inquiry_id for event in events])
+    changed: dict[UUID, CaseState] = {}
     history: list[HistoryEntry] = []
     for event in events:
         inquiry = changed.get(event.inquiry_id) or current.get(event.inquiry_id)
@@ -184,7 +184,7 @@ async def apply_routing_events(uow: IntakeUnitOfWork, events: Sequence[RoutingEv
             status=lifecycle.transition(inquiry.status, "assign"),
             updated_at=max(inquiry.updated_at, assignment.assigned_at),
         )
-    await uow.inquiries.save(inquiries=list(changed.values()))
+    await uow.inquiries.save_states(states=list(changed.values()))
     await uow.inquiries.add_history(entries=history)
 
 

@@ -10,7 +10,16 @@ from uuid import UUID
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
-from services.intake.domain import ASSIGNMENT_FIELDS, Assignment, HistoryEntry, Inquiry, Link, Note, QueueFilter
+from services.intake.domain import (
+    ASSIGNMENT_FIELDS,
+    Assignment,
+    CaseState,
+    HistoryEntry,
+    Inquiry,
+    Link,
+    Note,
+    QueueFilter,
+)
 from services.intake.parents import Attempts, ParentRecord
 from shared.contracts.inquiries import InquirySubmission
 
@@ -24,6 +33,12 @@ _INQUIRY_COLUMNS = (
 _SAVE = (
     "UPDATE inquiries SET status = $2, updated_at = $3, resolved_at = $4, close_due_at = $5, "  # noqa: S608
     + ", ".join(f"{name} = ${i}" for i, name in enumerate(ASSIGNMENT_FIELDS, start=6))
+    + " WHERE id = $1"
+)
+# $1 is the inquiry id, then status, updated_at, then the assignment's fields.
+_SAVE_STATE = (
+    "UPDATE inquiries SET status = $2, updated_at = $3, "  # noqa: S608
+    + ", ".join(f"{name} = ${i}" for i, name in enumerate(ASSIGNMENT_FIELDS, start=4))
     + " WHERE id = $1"
 )
 _NOTE_COLUMNS = "id, inquiry_id, kind, text, visible_to_parent, by, created_at"
@@ -134,13 +149,29 @@ class InquiryRepository:
         )
         return _inquiry(row) if row else None
 
-    async def lock(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
-        """The inquiries intake has among these, rows locked for the transaction (in id order: no deadlock)."""
+    async def lock_states(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, CaseState]:
+        """Status and assignment of the inquiries intake has among these, rows locked (in id order: no deadlock);
+        the content is not read."""
         rows = await self._conn.fetch(
-            f"SELECT {_INQUIRY_COLUMNS} FROM inquiries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",  # noqa: S608
+            f"SELECT id, status, updated_at, {_ASSIGNMENT_COLUMNS} FROM inquiries"  # noqa: S608 - constant columns
+            " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
             list(set(inquiry_ids)),
         )
-        return {row["id"]: _inquiry(row) for row in rows}
+        return {row["id"]: CaseState(row["id"], row["status"], row["updated_at"], _assignment(row)) for row in rows}
+
+    async def save_states(self, *, states: Sequence[CaseState]) -> None:
+        await self._conn.executemany(
+            _SAVE_STATE,
+            [
+                (
+                    c.id,
+                    c.status,
+                    c.updated_at,
+                    *(getattr(c.assignment, name) if c.assignment else None for name in ASSIGNMENT_FIELDS),
+                )
+                for c in states
+            ],
+        )
 
     async def save(self, *, inquiries: Sequence[Inquiry]) -> None:
         """The lifecycle columns (status, times, assignment); the inquiry's content never changes."""

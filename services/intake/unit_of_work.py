@@ -10,7 +10,7 @@ from uuid import UUID
 
 from asyncpg.pool import PoolConnectionProxy
 
-from services.intake.domain import HistoryEntry, Inquiry, Link, Note, QueueFilter
+from services.intake.domain import CaseState, HistoryEntry, Inquiry, Link, Note, QueueFilter
 from services.intake.parents import Attempts, ParentRecord
 from services.intake.repository import InquiryRepository, StatusPageRepository
 from shared.db.unit_of_work import Outbox, UnitOfWork
@@ -29,7 +29,9 @@ class Inquiries(Protocol):
         self, *, inquiry_id: UUID | None = None, reference: str | None = None, for_update: bool = False
     ) -> Inquiry | None: ...
 
-    async def lock(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]: ...
+    async def lock_states(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, CaseState]: ...
+
+    async def save_states(self, *, states: Sequence[CaseState]) -> None: ...
 
     async def save(self, *, inquiries: Sequence[Inquiry]) -> None: ...
 

@@ -10,6 +10,7 @@ from uuid import UUID
 from fakes import FakeOutbox
 from services.intake.domain import (
     Assignment,
+    CaseState,
     HistoryEntry,
     Inquiry,
     Link,
@@ -73,8 +74,18 @@ class FakeInquiries:
     def _current(self, inquiry: Inquiry) -> Inquiry:
         return replace(inquiry, assignment=self.assignments.get(inquiry.id))
 
-    async def lock(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, Inquiry]:
-        return {i: self._current(self.by_id[i]) for i in inquiry_ids if i in self.by_id}
+    async def lock_states(self, *, inquiry_ids: Sequence[UUID]) -> dict[UUID, CaseState]:
+        return {
+            i: CaseState(i, self.by_id[i].status, self.by_id[i].updated_at, self.assignments.get(i))
+            for i in inquiry_ids
+            if i in self.by_id
+        }
+
+    async def save_states(self, *, states: Sequence[CaseState]) -> None:
+        for state in states:
+            self.by_id[state.id] = replace(self.by_id[state.id], status=state.status, updated_at=state.updated_at)
+            if state.assignment is not None:
+                self.assignments[state.id] = state.assignment
 
     async def save(self, *, inquiries: Sequence[Inquiry]) -> None:
         for inquiry in inquiries:
