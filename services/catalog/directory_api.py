@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.catalog import handlers
+from services.catalog import datapackage, handlers
 from services.catalog.api import Context, ServiceIdPath
 from services.catalog.calendar_feed import ics_of
-from services.catalog.domain import VOCABULARY, LocationFilters
+from services.catalog.domain import VOCABULARY, InvalidSeed, LocationFilters, SeedCatalog
 from services.catalog.hsds import hsds_location, hsds_organization, hsds_service, page_of
 from services.catalog.places import GRADE_NUMBERS
 from services.catalog.searching import SearchParameters, checked_network, point_of, refuse, search, search_parameters
@@ -288,6 +288,67 @@ async def program_calendar(service_id: ServiceIdPath, ctx: Context) -> Response:
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'inline; filename="{service_id}.ics"'},
     )
+
+
+# --- Export and import (HSDS data packages) -------------------------------------------------------------------------
+
+
+@router.get(
+    "/export",
+    response_model=SeedCatalog,
+    tags=["hsds"],
+    dependencies=[PUBLIC],
+    summary="The directory as a JSON data package (the seed file's shape: importable here or elsewhere)",
+)
+async def export_json(ctx: Context) -> SeedCatalog:
+    async with ctx.reader() as uow:
+        return await handlers.export_directory(uow)
+
+
+@router.get(
+    "/export.zip",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+    tags=["hsds"],
+    dependencies=[PUBLIC],
+    summary="The directory as HSDS 3.x CSV tables in a zip, with datapackage.json",
+)
+async def export_csv(ctx: Context) -> Response:
+    async with ctx.reader() as uow:
+        package = await handlers.export_directory(uow)
+    body = datapackage.csv_zip(package, exported_at=ctx.clock.now())
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="psc-catalog-hsds.zip"'},
+    )
+
+
+class ImportResult(BaseModel):
+    services: int = Field(description="Services in the package")
+    changed: int = Field(description="Services added or changed by it (the others were already as the package says)")
+
+
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    responses={422: {"model": ValidationProblem, "description": "Each bad entry and why; nothing was stored"}},
+    tags=["hsds"],
+    summary="Load another directory's JSON data package (the export's shape): every service upserted, or none",
+)
+async def import_json(
+    package: SeedCatalog, ctx: Context, request: Request, _staff: Actor
+) -> ImportResult | JSONResponse:
+    try:
+        async with ctx.unit_of_work() as uow:
+            imported = await handlers.import_directory(
+                uow, package, now=ctx.clock.now(), correlation_id=correlation_id_of(request)
+            )
+    except InvalidSeed as refused:
+        return JSONResponse(status_code=422, content=ValidationProblem(errors=refused.errors).model_dump())
+    if imported.changed:
+        ctx.search_cache.clear()
+    return ImportResult(services=imported.services, changed=imported.changed)
 
 
 # --- Referrals ----------------------------------------------------------------------------------------------------

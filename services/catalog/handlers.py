@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from services.catalog import domain, referrals
+from services.catalog import datapackage, domain, referrals
 from services.catalog.domain import EventSchedule, InvalidSeed, ResourcePage, ResourceQuery, SeedCatalog
 from services.catalog.places import School
 from services.catalog.querying import NO_SYNONYMS, Synonyms, parse_query, with_corrections
@@ -192,14 +192,7 @@ async def prepare_directory(
     await uow.resources.lock_for_seeding()
     renamed = await uow.resources.ensure_taxonomy(terms=domain.taxonomy_terms())
     await uow.resources.refresh_search_documents(taxonomy_term_ids=renamed)
-    changed = 0
-    for i, (service_id, upsert) in enumerate(upserts):
-        outcome = await apply_upsert(
-            uow, service_id, upsert, now=now, correlation_id=correlation_id, refresh_lexicon=False
-        )
-        if isinstance(outcome, Refused):
-            raise InvalidSeed([FieldError(field=f"services.{i}.{e.field}", reason=e.reason) for e in outcome.errors])
-        changed += outcome.changed
+    changed = await _apply_all(uow, upserts, now=now, correlation_id=correlation_id)
     schools_changed = 0
     if schools:
         await uow.resources.upsert_organization(organization=SCHOOLS_ORGANIZATION)
@@ -213,6 +206,49 @@ async def prepare_directory(
         schools_changed=schools_changed,
         synonyms_version=synonyms.version,
     )
+
+
+async def _apply_all(
+    uow: CatalogUnitOfWork, upserts: Sequence[tuple[str, ResourceUpsert]], *, now: datetime, correlation_id: str
+) -> int:
+    """Apply a seed's or an import's upserts in order; how many changed. A refused one raises InvalidSeed naming
+    it (the caller's transaction rolls back: nothing of it is stored)."""
+    changed = 0
+    for i, (service_id, upsert) in enumerate(upserts):
+        outcome = await apply_upsert(
+            uow, service_id, upsert, now=now, correlation_id=correlation_id, refresh_lexicon=False
+        )
+        if isinstance(outcome, Refused):
+            raise InvalidSeed([FieldError(field=f"services.{i}.{e.field}", reason=e.reason) for e in outcome.errors])
+        changed += outcome.changed
+    return changed
+
+
+# --- Export and import --------------------------------------------------------------------------------------------
+
+
+async def export_directory(uow: CatalogUnitOfWork) -> SeedCatalog:
+    """Every service with the organizations offering it and the locations it uses: the seed file's shape."""
+    views = await uow.resources.get_services(service_ids=await uow.resources.all_service_ids())
+    _, organizations = await uow.directory.list_organizations(limit=100_000, offset=0)
+    return datapackage.package_of(list(views.values()), organizations)
+
+
+@dataclass(frozen=True)
+class Imported:
+    services: int
+    changed: int
+
+
+async def import_directory(
+    uow: CatalogUnitOfWork, package: SeedCatalog, *, now: datetime, correlation_id: str
+) -> Imported:
+    """Upsert every service of another directory's package (nothing is deleted); raises InvalidSeed with each bad
+    entry, and then the caller's transaction stores none of it."""
+    upserts = domain.seed_upserts(package)
+    changed = await _apply_all(uow, upserts, now=now, correlation_id=correlation_id)
+    await uow.directory.refresh_lexicon(extra_words=[])
+    return Imported(services=len(upserts), changed=changed)
 
 
 # --- Lookups ------------------------------------------------------------------------------------------------------

@@ -233,6 +233,9 @@ class ResourceRepository:
         assert row is not None
         return ResourcePage(total=row["total"], results=[ResourceView.model_validate(item) for item in row["results"]])
 
+    async def all_service_ids(self) -> list[str]:
+        return [row["id"] for row in await self._conn.fetch("SELECT id FROM service ORDER BY id")]
+
     async def get_services(self, *, service_ids: Sequence[str]) -> dict[str, ResourceView]:
         rows = await self._conn.fetch(_GET_SERVICES, list(service_ids))
         return {row["view"]["id"]: ResourceView.model_validate(row["view"]) for row in rows}

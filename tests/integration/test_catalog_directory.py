@@ -5,9 +5,12 @@ lookup by inquiry category over Kafka.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -299,3 +302,57 @@ async def test_a_lookup_by_category_over_kafka_returns_what_fits_it(
         assert reply["event_type"] == "catalog.lookup_replied" and reply["results"]
         assert all(category in result["categories"] for result in reply["results"])
         assert all(result["translations"]["es"]["name"] for result in reply["results"])
+
+
+# --- Export and import ----------------------------------------------------------------------------------------------
+
+
+async def test_the_export_imports_back_unchanged_and_the_csv_tables_are_hsds(client: httpx.AsyncClient) -> None:
+    package = (await client.get("/v1/export")).json()
+    assert len(package["services"]) >= 48
+    assert "students-in-temporary-living-situations" in [s["id"] for s in package["services"]]
+    again = await client.post("/v1/import", json=package, headers=STAFF)
+    assert again.status_code == 200, again.text
+    assert again.json() == {"services": len(package["services"]), "changed": 0}
+    archive = zipfile.ZipFile(io.BytesIO((await client.get("/v1/export.zip")).content))
+    assert {"organizations.csv", "services.csv", "locations.csv", "phones.csv", "datapackage.json"} <= set(
+        archive.namelist()
+    )
+    services = list(csv.DictReader(io.StringIO(archive.read("services.csv").decode())))
+    pep = next(row for row in services if row["id"] == "parent-educator-partnership")
+    assert pep["organization_id"] == "cps-odlss" and pep["name_es"] == "Asociación de Padres y Educadores (PEP)"
+    phones = list(csv.DictReader(io.StringIO(archive.read("phones.csv").decode())))
+    assert {"(773) 553-1800", "(773) 553-1801"} <= {row["number"] for row in phones if row["service_id"] == pep["id"]}
+
+
+async def test_another_directorys_package_is_loaded_whole_or_not_at_all(client: httpx.AsyncClient) -> None:
+    organization = {"id": "partner-org", "name": "Neighborhood Partner", "locations": []}
+    service = {
+        "id": "partner-homework-club",
+        "organization_id": "partner-org",
+        "name": "Homework Club",
+        "description": "After-school homework help in English and Spanish.",
+        "translations": {"es": {"name": "Club de tareas", "description": "Ayuda con las tareas después de clases."}},
+        "url": "https://example.org/homework",
+        "languages": ["en", "es"],
+        "categories": ["community_partners"],
+    }
+    bad = {
+        **service,
+        "id": "partner-bad",
+        "url": "not a url",
+        "phones": [{"number": "12"}],
+    }
+    refused = await client.post(
+        "/v1/import", json={"organizations": [organization], "services": [service, bad]}, headers=STAFF
+    )
+    assert refused.status_code == 422
+    assert {error["field"] for error in refused.json()["errors"]} == {"services.1.url", "services.1.phones.0.number"}
+    assert (await client.get("/v1/services/partner-homework-club")).status_code == 404  # nothing stored
+    loaded = await client.post(
+        "/v1/import", json={"organizations": [organization], "services": [service]}, headers=STAFF
+    )
+    assert loaded.json() == {"services": 1, "changed": 1}
+    assert (await top(client, "club de tareas", 1)) == ["partner-homework-club"]
+    no_org = await client.post("/v1/import", json={"organizations": [], "services": [service]}, headers=STAFF)
+    assert no_org.status_code == 422 and no_org.json()["errors"][0]["field"] == "services.0.organization_id"

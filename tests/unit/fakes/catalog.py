@@ -113,6 +113,9 @@ class FakeResources:
         )
         return ResourcePage(total=len(found), results=found[offset : offset + limit])
 
+    async def all_service_ids(self) -> list[str]:
+        return sorted(self.services)
+
     async def get_services(self, *, service_ids: Sequence[str]) -> dict[str, ResourceView]:
         return {service_id: self._view(service_id) for service_id in service_ids if service_id in self.services}
 
