@@ -87,7 +87,7 @@ class AuditView(BaseModel):
     actor_kind: str = Field(description="'staff' or 'api_key'")
     actor_role: str | None
     inquiry_id: UUID
-    action: str = Field(description="What was read: 'inquiry', 'history', ...")
+    action: str = Field(description="What was read: 'inquiry.read' (the inquiry), 'inquiry.history' (its history)")
     correlation_id: str
 
     @classmethod
