@@ -83,3 +83,12 @@ def test_nobody_on_file_leaves_the_assignee_empty() -> None:
     school = School(609794, "EDISON", "Thomas A Edison", Network("network-9", "Network 9"))
     assignment, event = domain.assign(submitted(), school=school, staff=StaffPool([]), rules=RULES, now=now)
     assert assignment.assignee_id is None and event.assignee_id is None
+
+
+def test_the_pool_names_the_pairs_it_chose_in_and_what_the_choice_stood_on() -> None:
+    pool = StaffPool([replace(STAFF[1], open_load=2), *STAFF[2:], STAFF[0]])
+    assert pool.take("network-1", "psa") == "n1-psa"  # one PSA: no choice between people
+    assert pool.choices() == []
+    assert pool.take("network-1", "network_staff") == "n1-staff-2"
+    assert pool.choices() == [("network-1", "network_staff")]
+    assert pool.as_read(pool.choices()) == {"n1-staff-1": (True, 2), "n1-staff-2": (True, 0)}  # as read, not as taken

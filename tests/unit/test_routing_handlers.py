@@ -13,7 +13,7 @@ from fakes.routing import EDISON, ENGLEWOOD, NETWORK_2, NOW, RULES, STAFF, FakeR
 
 from services.routing import handlers
 from services.routing.directory import CENTRAL_ID, RowProblem, School
-from services.routing.staff import Staff
+from services.routing.staff import Staff, StaffPool
 from shared.contracts.directory import SchoolListPublished, SchoolListRejected
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import InquiryAcknowledged, InquiryResolved
@@ -71,6 +71,7 @@ async def test_an_inquiry_goes_to_the_network_of_its_school_due_on_the_category_
     assert assigned.school_name == EDISON.long_name and assigned.correlation_id == "req-1"
     assert assigned.due_at == chicago(23, 9)  # a business day to acknowledge, from Friday 9:00
     assert assigned.assignee_id == "n1-staff-1" and uow.staff.members["n1-staff-1"].open_load == 1
+    assert uow.staff.confirmations == 1  # a choice between two network staff, confirmed before writing
     stored = uow.assignments.by_inquiry[event.inquiry_id]
     assert (stored.network.id, stored.due_at, stored.assigned_at) == ("network-1", assigned.due_at, NOW)
 
@@ -277,3 +278,24 @@ async def test_an_inquiry_assigned_before_clocks_existed_gets_them_from_its_assi
         "inquiry.sla_warning",
         "inquiry.escalated",
     ]
+
+
+async def test_a_choice_another_replica_overtook_is_made_again_on_the_fresh_loads() -> None:
+    uow = FakeRoutingUnitOfWork()
+    checks: list[bool] = []
+
+    async def confirm(*, staff: StaffPool) -> bool:
+        if not checks:  # meanwhile another replica gave n1-staff-1 two inquiries
+            member = uow.staff.members["n1-staff-1"]
+            uow.staff.members["n1-staff-1"] = replace(member, open_load=member.open_load + 2)
+        checks.append(
+            staff.as_read(staff.choices())
+            == {m: (True, uow.staff.members[m].open_load) for m in ("n1-staff-1", "n1-staff-2")}
+        )
+        return checks[-1]
+
+    uow.staff.confirm = confirm  # type: ignore[method-assign]
+    (assigned,) = await assign(uow, submitted())
+    assert checks == [False, True]
+    assert assigned.assignee_id == "n1-staff-2"
+    assert uow.staff.members["n1-staff-2"].open_load == 1 and uow.staff.members["n1-staff-1"].open_load == 2
