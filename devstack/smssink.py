@@ -401,17 +401,15 @@ def create_app(
         if not isinstance(body, str) or len(body) > MAX_BODY_CHARS:
             return JSONResponse({"detail": "body: the text, at most 1600 characters"}, status_code=422)
         url = payload.get("url") if isinstance(payload.get("url"), str) else inbound_url
+        sid = _new_sid()
         params = {
-            "MessageSid": _new_sid(),
-            "SmsSid": "",
-            "AccountSid": "",
+            "MessageSid": sid,
+            "SmsSid": sid,
             "From": sender,
-            "To": "",
             "Body": body,
             "NumMedia": "0",
             "ApiVersion": API_VERSION,
         }
-        params["SmsSid"] = params["MessageSid"]
         try:
             answer = await deliverer.post_form(str(url), params, auth_token)
         except httpx.HTTPError as exc:

@@ -237,3 +237,20 @@ def test_store_keeps_only_the_newest() -> None:
 async def test_limit_out_of_range_is_rejected(catcher: Catcher, limit: int) -> None:
     response = await catcher.http.get("/api/v1/messages", params={"limit": limit})
     assert response.status_code == 422
+
+
+async def test_a_recipient_can_be_refused_on_purpose_and_headers_are_shown(catcher: Catcher) -> None:
+    address = "bounce@example.org"
+    added = await catcher.http.put(f"/api/faults/{address}", json={"code": 451, "times": 1})
+    assert added.status_code == 204
+    async with aiosmtplib.SMTP(hostname=HOST, port=catcher.smtp_port) as smtp:
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+            await smtp.send_message(notice(address, "Uno", "uno"))
+        assert refused.value.recipients[0].code == 451
+        await smtp.send_message(notice(address, "Dos", "dos"))  # refused once only
+    messages = (await list_messages(catcher))["messages"]
+    assert isinstance(messages, list) and len(messages) == 1
+    headers = (await catcher.http.get(f"/api/v1/message/{messages[0]['ID']}/headers")).json()
+    assert headers["Subject"] == ["Dos"] and headers["From"] == [SENDER]
+    assert (await catcher.http.get("/api/v1/message/nope/headers")).status_code == 404
+    assert (await catcher.http.put(f"/api/faults/{address}", json={"code": 250})).status_code == 422

@@ -262,3 +262,49 @@ def test_segment_counting_edges() -> None:
     assert count_segments("您" * 67 * 3) == 3
     assert count_segments("😀" * 35) == 1  # two UTF-16 units each
     assert count_segments("😀" * 36) == 2
+
+
+async def test_a_parent_texting_in_is_posted_to_the_webhook_signed_like_twilio(
+    sink: httpx.AsyncClient, receiver: CallbackReceiver
+) -> None:
+    answer = await sink.post("/api/inbound", json={"from": PARENT, "body": "STOP", "url": receiver.url})
+    assert answer.status_code == 204  # what the webhook answered, passed through
+    path, headers, form = await asyncio.wait_for(receiver.received.get(), timeout=5)
+    assert path == "/twilio/status?source=sink"
+    assert (form["From"], form["Body"]) == (PARENT, "STOP") and re.fullmatch(r"SM[0-9a-f]{32}", form["MessageSid"])
+    payload = receiver.url + "".join(f"{name}{form[name]}" for name in sorted(form))
+    expected = base64.b64encode(hmac.new(TOKEN.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+    assert headers["x-twilio-signature"] == expected
+
+
+@pytest.mark.parametrize("payload", [{"from": "3125550123", "body": "STOP"}, {"from": PARENT}])
+async def test_an_inbound_text_without_a_number_or_a_body_is_refused(
+    sink: httpx.AsyncClient, payload: dict[str, str]
+) -> None:
+    answer = await sink.post("/api/inbound", json=payload)
+    assert answer.status_code == 422 and PARENT not in answer.text
+
+
+async def test_a_number_made_to_fail_at_the_send_is_refused_with_twilio_s_code(sink: httpx.AsyncClient) -> None:
+    landline = "+15555550177"
+    assert (
+        await sink.put(f"/api/numbers/{landline}/failure", json={"error_code": 21614, "at": "send"})
+    ).status_code == 204
+    refused = await send(sink, To=landline, Body="Hola")
+    assert (refused.status_code, refused.json()["code"]) == (400, 21614)
+    assert (await sink.delete(f"/api/numbers/{landline}/failure")).status_code == 204
+    assert (await send(sink, To=landline, Body="Hola")).status_code == 201
+
+
+async def test_a_number_made_to_fail_at_delivery_reports_undelivered_with_the_code(
+    sink: httpx.AsyncClient, receiver: CallbackReceiver
+) -> None:
+    gone = "+15555550178"
+    await sink.put(f"/api/numbers/{gone}/failure", json={"error_code": 30006, "at": "delivery"})
+    try:
+        accepted = await send(sink, To=gone, Body="Hola", StatusCallback=receiver.url)
+        assert accepted.status_code == 201
+        _, _, form = await asyncio.wait_for(receiver.received.get(), timeout=5)
+        assert (form["MessageStatus"], form["ErrorCode"]) == ("undelivered", "30006")
+    finally:
+        await sink.delete(f"/api/numbers/{gone}/failure")
