@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 from uuid import UUID
 
 from services.intake import domain, lifecycle, parents
@@ -154,9 +154,13 @@ RoutingEvent = (
     | InquiryRerouted
     | InquiryReassigned
 )
+ROUTING_EVENT_TYPES = get_args(RoutingEvent)
+"""Routing's events folded into a case (``psc.routing.events``)."""
 NotifyEvent = (
     NotificationSent | NotificationFailed | NotificationSuppressed | NotificationRetrying | NotificationDeliveryReported
 )
+NOTIFY_EVENT_TYPES = get_args(NotifyEvent)
+"""Notify's outcomes folded into a case's history (``psc.notify.events``)."""
 
 
 async def apply_routing_events(uow: IntakeUnitOfWork, events: Sequence[RoutingEvent]) -> None:

@@ -13,22 +13,6 @@ from services.intake.unit_of_work import IntakeUnitOfWork
 from shared.clock import Clock
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import SubmissionRejected, SubmitInquiry
-from shared.contracts.notifications import (
-    NotificationDeliveryReported,
-    NotificationFailed,
-    NotificationRetrying,
-    NotificationSent,
-    NotificationSuppressed,
-)
-from shared.contracts.routing import (
-    InquiryAssigned,
-    InquiryDeadlineMoved,
-    InquiryEscalated,
-    InquiryReassigned,
-    InquiryRerouted,
-    InquirySlaBreached,
-    InquirySlaWarning,
-)
 from shared.contracts.topics import INQUIRY_REJECTIONS
 from shared.kafka import records
 from shared.kafka.batch_consumer import Incoming
@@ -98,15 +82,7 @@ class RoutingEventsSubscriber(EventSubscriber[handlers.RoutingEvent, IntakeUnitO
     go into the case's history."""
 
     name = "routing-events"
-    handles = (
-        InquiryAssigned,
-        InquirySlaWarning,
-        InquiryEscalated,
-        InquirySlaBreached,
-        InquiryDeadlineMoved,
-        InquiryRerouted,
-        InquiryReassigned,
-    )
+    handles = handlers.ROUTING_EVENT_TYPES
 
     async def handle(self, uow: IntakeUnitOfWork, batch: list[Incoming[handlers.RoutingEvent]]) -> None:
         await handlers.apply_routing_events(uow, [item.message for item in batch])
@@ -116,13 +92,7 @@ class NotifyEventsSubscriber(EventSubscriber[handlers.NotifyEvent, IntakeUnitOfW
     """``psc.notify.events``: what was sent to the parent, or why not, in the case's history (stored once each)."""
 
     name = "notify-events"
-    handles = (
-        NotificationSent,
-        NotificationFailed,
-        NotificationSuppressed,
-        NotificationRetrying,
-        NotificationDeliveryReported,
-    )
+    handles = handlers.NOTIFY_EVENT_TYPES
 
     async def handle(self, uow: IntakeUnitOfWork, batch: list[Incoming[handlers.NotifyEvent]]) -> None:
         await handlers.record_notifications(uow, [item.message for item in batch])
