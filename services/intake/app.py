@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.intake import api, handlers, status
+from services.intake import api, handlers, open311, status
 from services.intake.api import IntakeContext
 from services.intake.closing import ClosingWorker
 from services.intake.console import web as console
@@ -113,6 +113,7 @@ def create_app(
     )
     app.include_router(api.router)
     status.install(app, settings)
+    open311.install(app)
     console.install(app, settings)
     return app
 

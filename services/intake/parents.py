@@ -16,12 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
+
+from services.intake.domain import Note
 
 TOKEN_BYTES = 32
 # A digest no token has (SHA-256 of nothing a token can be), compared against when there is nothing to compare.
@@ -93,6 +96,18 @@ class ParentRecord:
     question: str | None = None
     """What the parent was asked, while the inquiry waits on them."""
     notes: tuple[VisibleNote, ...] = field(default=())
+
+
+def with_notes(record: ParentRecord, notes: Sequence[Note]) -> ParentRecord:
+    """The record with what staff wrote to the parent: the notes marked visible (oldest first) and the latest
+    question, which is what the parent is asked for while the inquiry waits on them."""
+    visible = [note for note in notes if note.visible_to_parent]
+    questions = [note.text for note in visible if note.kind == "question"]
+    return replace(
+        record,
+        notes=tuple(VisibleNote(text=note.text, written_at=note.created_at) for note in visible),
+        question=questions[-1] if questions else None,
+    )
 
 
 def proves(record: ParentRecord | None, factor: Factor) -> bool:

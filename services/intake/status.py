@@ -20,11 +20,12 @@ from services.intake.api import Context
 from services.intake.parents import Factor, Limits, StatusPage
 from services.intake.settings import IntakeSettings
 from services.intake.unit_of_work import IntakeUnitOfWork
+from shared.auth.access import PUBLIC
 from shared.contracts.envelope import FieldError
 from shared.contracts.inquiries import InquiryRef
 from shared.http import Problem, ValidationProblem
 
-router = APIRouter(prefix="/v1", tags=["parents"])
+router = APIRouter(prefix="/v1", tags=["parents"], dependencies=[PUBLIC])
 
 NOT_FOUND = "no inquiry with this reference and these details"
 TOO_MANY = "too many tries: wait Retry-After seconds"
@@ -66,7 +67,8 @@ async def show_status(
     over = [attempts for scope, attempts in counted.items() if attempts.count > allowed[scope]]
     if record is not None and proven and (not over or factor.token is not None):
         await uow.status_pages.take_back(keys=keys)
-        return Shown(parents.status_page(record))
+        notes = await uow.inquiries.visible_notes(inquiry_id=record.inquiry_id)
+        return Shown(parents.status_page(parents.with_notes(record, notes)))
     await uow.status_pages.prune_attempts(now=now)
     wait = parents.retry_after(over, now=now)
     return NotShown() if wait is None else Limited(wait)
