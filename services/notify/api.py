@@ -199,7 +199,7 @@ SAMPLE: dict[str, str | None] = {
     "parent_name": "Ana Lopez",
     "reference": "PSC-26-000042",
     "office_name": "Network 4",
-    "status_url": "https://parents.district.example/v1/status/PSC-26-000042?token=AbCdEfGhIjKlMnOpQrStUv",
+    "status_url": "https://parents.district.example/status/PSC-26-000042?token=AbCdEfGhIjKlMnOpQrStUv",
     "question": "Please send a copy of your child's bus pass.",
     "summary": "The bus stop moved to the corner nearer your home, starting Monday.",
     "staff_name": "Alex A.",

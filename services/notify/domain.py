@@ -286,7 +286,8 @@ def is_urgent(event: InquirySubmitted) -> bool:
 def status_url(base_url: str, contact: Contact) -> str | None:
     if not contact.status_token:
         return None
-    return f"{base_url.rstrip('/')}/v1/status/{contact.reference}?token={contact.status_token}"
+    # Intake's status page for people (its HTML form and answer), not the JSON API under /v1/status/.
+    return f"{base_url.rstrip('/')}/status/{contact.reference}?token={contact.status_token}"
 
 
 def parent_context(contact: Contact, *, status_base_url: str, **extra: str) -> dict[str, str | None]:

@@ -42,7 +42,8 @@ class NotifySettings(ServiceSettings):
     sms_rate_per_second: float = Field(0, ge=0, description="Texts a second per notify process; 0: no limit")
 
     status_page_base_url: str = Field(
-        "http://127.0.0.1:8001", description="Base URL of the parent's status page (intake's GET /v1/status/...)"
+        "http://127.0.0.1:8001",
+        description="Base URL of the parent's status page (intake's page for people, /status/{reference}?token=...)",
     )
     public_base_url: str = Field(
         "http://127.0.0.1:8003", description="Notify's public base URL: the one-click unsubscribe links point here"

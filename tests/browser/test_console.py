@@ -7,11 +7,12 @@ docs/screenshots/."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import SCREENSHOTS, account
 
@@ -29,6 +30,27 @@ def accessible(page: Page) -> None:
         if v.get("impact") in ("serious", "critical")
     ]
     assert not bad, f"{page.url}: {bad}"
+
+
+def parent_mail(staff: BrowserContext, stack: dict[str, Any], address: str) -> str:
+    """The text of the first email the mail catcher caught for ``address`` (notify's acknowledgment)."""
+    api = stack["urls"]["mail_catcher_api"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = staff.request.get(api).json()["messages"]
+        mine = [m for m in listed if any(to["Address"] == address for to in m["To"])]
+        if mine:
+            first = min(mine, key=lambda m: m["Created"])
+            text: str = staff.request.get(api.removesuffix("messages") + f"message/{first['ID']}").json()["Text"]
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"no email to the parent within 30 s: {len(listed)} caught")
+
+
+def status_link(text: str, reference: str) -> str:
+    found = re.search(r"https?://\S+/status/" + re.escape(reference) + r"\?token=[A-Za-z0-9_-]+", text)
+    assert found, "the acknowledgment carries no link to the status page"
+    return found.group(0)
 
 
 def sign_in(page: Page, base: str, who: dict[str, str]) -> None:
@@ -57,6 +79,7 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     page.get_by_label("Came in by").select_option("phone")
     page.get_by_label("Parent's name").fill("Rosa Delgado")
     page.get_by_label("Mobile phone").fill("+1 312 555 0148")
+    page.get_by_label("Email").fill("rosa.delgado@example.org")
     page.get_by_label("Parent's language").select_option("es")
     page.get_by_label("The parent agrees to text messages").check()
     page.get_by_label("School (type its name)").fill(EDISON)
@@ -101,8 +124,16 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     page.reload()
     expect(page.get_by_text("no token")).to_have_count(0)
 
-    # The parent's page, in the language of the inquiry (Spanish), by reference and the phone's last four digits.
+    # The parent follows the link in the acknowledgment (notify's email, caught by the stack's mail catcher): the page
+    # is in the inquiry's language, Spanish, and shows the resolution.
+    link = status_link(parent_mail(staff, stack, "rosa.delgado@example.org"), reference)
     parent = browser.new_context(viewport={"width": 1000, "height": 800}).new_page()
+    parent.goto(link)
+    expect(parent.locator("html")).to_have_attribute("lang", "es")
+    expect(parent.locator("#parent-status")).to_have_text("Resuelta")
+    expect(parent.get_by_text("La escuela corrigió las ausencias.")).to_be_visible()
+
+    # Or by reference and the phone's last four digits, in the form (POSTed: no digits in the URL).
     parent.goto(stack["urls"]["status_page"])
     accessible(parent)
     parent.get_by_label("Reference number").fill(reference)
@@ -111,6 +142,7 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     expect(parent.locator("html")).to_have_attribute("lang", "es")
     expect(parent.locator("#parent-status")).to_have_text("Resuelta")
     expect(parent.get_by_text("Hablamos con la escuela; revisan la asistencia.")).to_be_visible()
+    assert "0148" not in parent.url
     accessible(parent)
     parent.screenshot(path=str(SCREENSHOTS / "status-page.png"), full_page=True)
     # Right to left in Arabic, by the language switcher.

@@ -250,7 +250,7 @@ async def test_a_whole_case_tells_the_parent_and_staff_each_step_once_despite_re
     bodies = " | ".join(t["body"] for t in texts)
     for expected in ("recibimos su inquietud", "Network 4", "pase de autobús", "novedad", "caso resuelto", "reabrimos"):
         assert expected in bodies
-    assert "https://parents.district.example/v1/status/" + first.reference + "?token=tok3n" in texts[0]["body"]
+    assert "https://parents.district.example/status/" + first.reference + "?token=tok3n" in texts[0]["body"]
     assert sorted(m["Subject"] for m in staff_mails) == sorted(
         [f"Assigned to you: inquiry {first.reference}", f"Time is running out: inquiry {first.reference}"]
     )

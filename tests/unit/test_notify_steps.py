@@ -89,7 +89,7 @@ async def test_a_case_s_whole_life_tells_the_parent_each_step_once_in_their_lang
         ("inquiry_reopened", "sms", "pending"),
     ]
     bodies = {r.planned.template: r.planned.body for r in uow.deliveries.by_id.values()}
-    assert "https://parents.example/v1/status/PSC-26-000042?token=tok" in bodies["inquiry_received"]
+    assert "https://parents.example/status/PSC-26-000042?token=tok" in bodies["inquiry_received"]
     assert "Network 4" in bodies["inquiry_assigned"] and "Tiene el pase" in bodies["inquiry_waiting_on_parent"]
     assert uow.contacts.by_inquiry[i].office_name == "Network 4"
 

@@ -17,7 +17,7 @@ from shared.contracts.inquiries import Language
 RENDERER = TemplateRenderer()
 LANGUAGES = [language.value for language in Language]
 # The longest a status link gets with intake's token (22 characters) behind a 29-character base URL.
-STATUS_URL = "https://parents.district.example/v1/status/PSC-26-000042?token=AbCdEfGhIjKlMnOpQrStUv"
+STATUS_URL = "https://parents.district.example/status/PSC-26-000042?token=AbCdEfGhIjKlMnOpQrStUv"
 LONG = "Please send a copy of the bus pass and the stop your child uses every morning and afternoon. " * 6
 SAMPLE: dict[str, str | None] = {
     "parent_name": "Ana Lopez",

@@ -733,10 +733,13 @@ async def _show_status(
 
 @router.get("/status", response_class=HTMLResponse)
 @router.get("/status/", response_class=HTMLResponse)
+@router.get("/status/{reference}", response_class=HTMLResponse)
 async def status_form(request: Request) -> Response:
-    """The form; with ``reference`` and ``token`` (the link in the acknowledgment), the inquiry at once."""
+    """The form; with a reference and ``token`` (notify's link in the acknowledgment, ``/status/{reference}?token=``),
+    the inquiry at once."""
     q = request.query_params
-    reference, token, lang = q.get("reference"), q.get("token"), q.get("lang")
+    reference = request.path_params.get("reference") or q.get("reference")
+    token, lang = q.get("token"), q.get("lang")
     if reference and token and 20 <= len(token) <= 100:
         return await _show_status(request, reference=reference, factor=parents.Factor(token=token), requested_lang=lang)
     return _status_form(request, i18n.language_of(lang), reference=(reference or "")[:100], chosen=bool(lang))
