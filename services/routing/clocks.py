@@ -80,11 +80,7 @@ class SlaClock:
     ) -> tuple[datetime, datetime | None]:
         """A running clock's ``due`` and ``warning_due`` (``since`` is its start), counted from one position on the
         calendar: the deadline worker asks both for every clock it looks at."""
-        warn_in = self._warning_in(warning_at)
-        if warn_in is None:
-            return calendar.add_business(since, self.target - self.elapsed), None
-        due, warn = calendar.add_business_each(since, (self.target - self.elapsed, warn_in))
-        return due, warn
+        return calendar.add_business_two(since, self.target - self.elapsed, self._warning_in(warning_at))
 
     def pause(self, calendar: DistrictCalendar, at: datetime) -> SlaClock:
         if not self.running:
@@ -176,24 +172,24 @@ def _plan(assignment: Assignment, rules: Rules) -> tuple[Step | None, datetime |
     if assignment.status != "open" or assignment.breached_at is not None:
         return None, None
     calendar, warning_at = rules.calendar, rules.policies.warning_at
-    run_out: Action = "breach" if assignment.tier == "central" else "escalation"
-    best: tuple[datetime, int, int] | None = None
-    best_step: tuple[Action, SlaClockName] | None = None
+    # The earliest by (instant, rank): rank 0 and 1 are the two clocks' run-outs, 2 and 3 their warnings.
+    best_at: datetime | None = None
+    best_rank = 0
     tier_due: datetime | None = None
-    for index, name in enumerate(CLOCKS):
-        clock = assignment.first_response if index == 0 else assignment.resolution
+    for index, clock in enumerate((assignment.first_response, assignment.resolution)):
         if clock is None or clock.stopped or clock.since is None:
             continue
         due, warn = clock.due_and_warning(clock.since, calendar, warning_at)
         if tier_due is None or due < tier_due:
             tier_due = due
-        if best is None or (due, 0, index) < best:
-            best, best_step = (due, 0, index), (run_out, name)
-        if warn is not None and (warn, 1, index) < best:
-            best, best_step = (warn, 1, index), ("warning", name)
-    if best is None or best_step is None:
+        if best_at is None or due < best_at or (due == best_at and index < best_rank):
+            best_at, best_rank = due, index
+        if warn is not None and (warn < best_at or (warn == best_at and 2 + index < best_rank)):
+            best_at, best_rank = warn, 2 + index
+    if best_at is None:
         return None, None
-    return Step(best[0], best_step[0], best_step[1]), tier_due
+    action: Action = "warning" if best_rank >= 2 else "breach" if assignment.tier == "central" else "escalation"
+    return Step(best_at, action, CLOCKS[best_rank % 2]), tier_due
 
 
 def next_step(assignment: Assignment, rules: Rules) -> Step | None:
