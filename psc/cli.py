@@ -89,7 +89,10 @@ def _print_urls(info: StackInfo) -> None:
     for name, reason in info.stopped.items():
         print(f"  {name:<{width}}  STOPPED: {reason}")
     if info.demo_accounts:
-        print("\nDemo accounts (made up for this stack; sign in: POST /v1/auth/token on intake):")
+        console = info.urls.get("console", "")
+        print(
+            f"\nDemo accounts (made up for this stack; sign in at the staff console {console} or POST /v1/auth/token):"
+        )
         name_width = max(len(a["username"]) for a in info.demo_accounts)
         for account in info.demo_accounts:
             print(

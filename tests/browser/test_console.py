@@ -53,6 +53,35 @@ def status_link(text: str, reference: str) -> str:
     return found.group(0)
 
 
+def seed_open_inquiries(context: BrowserContext, stack: dict[str, Any]) -> int:
+    """A few open inquiries in several networks and languages (a district system's API key), for the dashboard."""
+    intake = stack["urls"]["intake_api"]
+    key = {"X-API-Key": stack["demo_api_keys"][0]["key"]}
+    locations = context.request.get(
+        stack["urls"]["catalog_api"].removesuffix("/resources") + "/locations?kind=school&per_page=100"
+    ).json()["contents"]
+    schools = list({school["network"]: int(school["school_id"]) for school in locations if school["network"]}.values())
+    languages = ["en", "es", "pl", "zh", "ar"]
+    for n, school_id in enumerate(schools[:8]):
+        answer = context.request.post(
+            intake,
+            headers=key,
+            data={
+                "parent": {
+                    "name": f"Parent {n}",
+                    "email": f"parent{n}@example.org",
+                    "preferred_language": languages[n % 5],
+                },
+                "student": {"school_id": school_id, "grade": "5"},
+                "category": ["attendance", "transportation", "special_education"][n % 3],
+                "description": "A concern for the dashboard.",
+                "channel": "web",
+            },
+        )
+        assert answer.status == 201, answer.text()
+    return min(len(schools), 8)
+
+
 def sign_in(page: Page, base: str, who: dict[str, str]) -> None:
     page.goto(f"{base}/console/")
     expect(page).to_have_url(re.compile(r"/console/sign-in$"))
@@ -168,8 +197,16 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     central = browser.new_context(viewport={"width": 1360, "height": 1000}).new_page()
     sign_in(central, base, account(stack, role="central_staff", network_id="central"))
     expect(central.get_by_label("Network")).to_be_visible()
+    seeded = seed_open_inquiries(central.context, stack)
     central.get_by_role("link", name="Dashboard").click()
     expect(central.get_by_role("heading", name="Dashboard")).to_be_visible()
+    for _ in range(40):  # routing assigns them in a moment
+        if "Not routed yet" not in central.locator("section[aria-labelledby=h-load] table").inner_text():
+            break
+        central.wait_for_timeout(250)
+        central.reload()
+    assert int(central.locator(".tiles li").first.locator(".n").inner_text()) >= seeded
+    expect(central.locator("svg.chart rect.bar-open").first).to_be_visible()
     expect(central.locator("table.equity")).to_contain_text("District")
     accessible(central)
     central.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
