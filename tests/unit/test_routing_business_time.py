@@ -72,3 +72,13 @@ def test_the_same_closures_give_the_same_calendar_and_its_table_once() -> None:
     assert DISTRICT.with_closures(closures) is DISTRICT.with_closures(dict(closures))
     assert DISTRICT.with_closures({}) is DISTRICT
     assert DISTRICT.with_closures(closures).closed_reason(date(2026, 12, 8)) == "snow day"
+
+
+@settings(max_examples=200, deadline=None)
+@given(calendar=calendars, start=st.one_of(near_2026, instants), first=budgets, second=st.one_of(st.none(), budgets))
+def test_a_run_out_and_its_warning_from_one_position_are_the_walk_s(
+    calendar: DistrictCalendar, start: datetime, first: int, second: int | None
+) -> None:
+    due, warn = calendar.add_business_two(start, first, second)
+    assert due == calendar.add_business_by_days(start, first)
+    assert warn == (None if second is None else calendar.add_business_by_days(start, second))
