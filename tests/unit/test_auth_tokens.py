@@ -6,19 +6,33 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from psc.cli import app as cli
-from shared.auth import ApiKeyEntry, AuthSettings, Credentials, InvalidCredentials, Scope, issue_token
+from shared.auth import (
+    ApiKeyEntry,
+    AuthSettings,
+    Credentials,
+    InvalidCredentials,
+    Scope,
+    Staff,
+    StaffRecord,
+    issue_token,
+)
 from shared.auth.passwords import hash_password, password_matches
+from shared.http import create_http_app
+from shared.settings import PlatformSettings, ServiceSettings
 
 ISSUER = "https://login.district.example"
 AUDIENCE = "psc-api"
@@ -142,8 +156,6 @@ def test_passwords_are_argon2_hashes() -> None:
 
 
 def test_the_platform_settings_read_access_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.settings import PlatformSettings
-
     monkeypatch.setenv("PSC_AUTH_SIGNING_KEY", "e" * 40)
     monkeypatch.setenv(
         "PSC_AUTH_API_KEYS", json.dumps([{"id": "sis", "sha256": "a" * 64, "scopes": ["inquiries:read"]}])
@@ -151,3 +163,43 @@ def test_the_platform_settings_read_access_from_the_environment(monkeypatch: pyt
     auth = PlatformSettings().auth
     assert auth.signing_key.get_secret_value() == "e" * 40
     assert [(k.id, k.scopes) for k in auth.api_keys] == [("sis", frozenset({Scope.READ}))]
+
+
+async def test_a_providers_staff_take_role_and_network_from_the_claims_or_the_directory(
+    provider: dict[str, Any],
+) -> None:
+    """Through an app's access hook: claims first; without them the staff directory; neither, 401."""
+
+    @asynccontextmanager
+    async def nothing(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    settings = ServiceSettings(platform=PlatformSettings(auth=_oidc(provider)))
+    app = create_http_app(service="t", title="t", description="t", lifespan=nothing, settings=settings)
+
+    @app.get("/me")
+    async def me(who: Staff) -> dict[str, str | None]:
+        return {"id": who.id, "role": who.role, "network": who.network_id}
+
+    class Directory:
+        async def staff_member(self, staff_id: str) -> StaffRecord | None:
+            return StaffRecord(staff_id, "network_staff", "network-7", active=True) if staff_id == "jdoe" else None
+
+    async def me_with(token: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+
+    claimed = await me_with(_provider_token(provider, psc_role="psa", psc_network="network-3"))
+    assert claimed.json() == {"id": "jdoe", "role": "psa", "network": "network-3"}
+    assert (await me_with(_provider_token(provider))).status_code == 401  # no claims, no directory here
+    app.state.staff_directory = Directory()
+    assert (await me_with(_provider_token(provider))).json() == {
+        "id": "jdoe",
+        "role": "network_staff",
+        "network": "network-7",
+    }
+    unknown = await me_with(_provider_token(provider, sub="someone-else"))
+    assert (unknown.status_code, unknown.json()["detail"]) == (
+        401,
+        "the token names no role or network, and no staff directory here knows them",
+    )
