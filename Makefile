@@ -64,6 +64,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.deadline_sweep
+	$(BIN)/python -m bench.notify_throughput
 	$(BIN)/python -m bench.catalog_search
 	$(BIN)/python -m bench.backpressure --short
 
