@@ -12,7 +12,8 @@ from datetime import datetime
 
 import asyncpg
 
-OPEN = ("received", "assigned", "acknowledged", "in_progress", "waiting_on_parent")
+from services.intake.lifecycle import OPEN_STATUSES
+
 DIMENSIONS = {
     "network": "coalesce(i.network_name, 'Not routed yet')",
     "language": "coalesce(i.parent ->> 'preferred_language', 'en')",
@@ -63,7 +64,9 @@ async def network_load(
 ) -> list[NetworkLoad]:
     """Open inquiries by network: how many, due before the end of today, escalated, breached."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch(_LOAD, list(OPEN), end_of_today, list(network_ids) if network_ids is not None else None)
+        rows = await conn.fetch(
+            _LOAD, list(OPEN_STATUSES), end_of_today, list(network_ids) if network_ids is not None else None
+        )
     return [NetworkLoad(r["network"], r["open"], r["due_today"], r["escalated"], r["breached"]) for r in rows]
 
 

@@ -28,6 +28,7 @@ from services.intake.api import Caller, IntakeContext
 from services.intake.console import i18n, session, stats
 from services.intake.console.backends import Backends, backends
 from services.intake.domain import QueueFilter
+from services.intake.lifecycle import OPEN_STATUSES
 from services.intake.settings import IntakeSettings
 from shared.auth import PUBLIC, Credentials, Principal, Role
 from shared.contracts.inquiries import Grade, InquiryCategory, Language
@@ -37,7 +38,6 @@ HERE = Path(__file__).parent
 ZONE = ZoneInfo("America/Chicago")
 NONE = "\u2013"  # an en dash: nothing to show
 MINUS = "\u2212"
-CLOSED = frozenset({"resolved", "closed"})
 ACTIONS = {
     "acknowledge": ("Acknowledge", None),
     "notes": ("Add note", "text"),
@@ -271,15 +271,12 @@ async def _queue_rows(
     network_ids = me.caller.network_ids
     if network and (network_ids is None or network in network_ids):
         network_ids = frozenset({network})
-    where = QueueFilter(
-        status=status_filter,
-        network_ids=network_ids,
-        category=category,
-        reference=(search or {}).get("reference", "").strip().upper() or None,
-    )
+    reference = (search or {}).get("reference", "").strip().upper() or None
+    open_ones = []
     async with _ctx(me.request).unit_of_work() as uow:
-        found = await handlers.queue(uow, where, limit=200)
-    open_ones = [i for i in found if i.status not in CLOSED]
+        for wanted in [status_filter] if status_filter else OPEN_STATUSES:  # the newest 200 of each open status
+            where = QueueFilter(status=wanted, network_ids=network_ids, category=category, reference=reference)
+            open_ones.extend(await handlers.queue(uow, where, limit=200))
     schools = {s["id"]: s["name"] for s in await api.schools()}
     if search:
         school_words = search.get("school", "").strip().lower()
@@ -324,7 +321,7 @@ async def _queue_rows(
 
 def _filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
-    statuses = {"received", "assigned", "acknowledged", "in_progress", "waiting_on_parent"}
+    statuses = set(OPEN_STATUSES)
     categories = {c.value for c in InquiryCategory}
     network = q.get("network") or None
     return {
@@ -349,7 +346,7 @@ async def _queue_page(request: Request, me: Session, search: dict[str, str] | No
         search=search or {},
         networks=networks,
         categories=[c.value for c in InquiryCategory],
-        statuses=["received", "assigned", "acknowledged", "in_progress", "waiting_on_parent"],
+        statuses=OPEN_STATUSES,
         poll_seconds=me.settings.console_poll_seconds,
         rows_url="/console/queue/rows?" + "&".join(f"{k}={v}" for k, v in f.items() if v),
         created=created if created and re.fullmatch(r"[A-Z]{2,6}-\d{2}-\d{6}", created) else None,
