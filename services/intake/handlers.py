@@ -204,6 +204,9 @@ async def record_notifications(uow: IntakeUnitOfWork, events: Sequence[NotifyEve
 
 
 _ENVELOPE = frozenset({"event_id", "event_type", "version", "occurred_at", "correlation_id", "inquiry_id", "by"})
+_NOT_IN_HISTORY = frozenset({"parent", "student", "question", "summary", "status_token"})
+"""Personal data (shown from the inquiry itself), texts (kept in ``notes``), and the parent's status token (a
+secret: intake keeps only its digest)."""
 
 
 def _entry(
@@ -211,7 +214,7 @@ def _entry(
 ) -> HistoryEntry:
     """An event as a history entry: its own fields (no personal data: ``inquiry.submitted``'s parent and student
     are left out, a note's text stays in ``notes``)."""
-    detail = event.model_dump(mode="json", exclude=set(_ENVELOPE | {"parent", "student", "question", "summary"}))
+    detail = event.model_dump(mode="json", exclude=set(_ENVELOPE | _NOT_IN_HISTORY))
     return HistoryEntry(
         event_id=event.event_id,
         inquiry_id=event.inquiry_id,

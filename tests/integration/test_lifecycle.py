@@ -190,9 +190,9 @@ async def test_every_transition_changes_the_status_and_publishes_its_event_keyed
     assert lifecycle_events[4]["summary"] == "Both days are corrected."
     resolved = await get(env, inquiry["id"])
     assert resolved["resolved_at"] is None and resolved["reopen_until"] is None  # reopened
-    kinds = [
-        (e["event_type"], e["note"]["visibility"] if e["note"] else None) for e in await history(env, inquiry["id"])
-    ]
+    entries = await history(env, inquiry["id"])
+    assert not {"parent", "student", "status_token"} & set(entries[0]["detail"])  # no personal data, no secret
+    kinds = [(e["event_type"], e["note"]["visibility"] if e["note"] else None) for e in entries]
     assert kinds == [
         ("inquiry.submitted", None),
         ("inquiry.assigned", None),

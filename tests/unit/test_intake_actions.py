@@ -89,8 +89,11 @@ async def test_routing_s_assignment_moves_received_to_assigned_and_is_in_the_his
     inquiry_id = await assigned(uow)
     assert status(uow, inquiry_id) == "assigned"
     assert uow.inquiries.assignments[inquiry_id].assignee_id == "ana.staff"
-    kinds = [e.event_type for e in await handlers.history(uow, inquiry_id)]
-    assert kinds == ["inquiry.submitted", "inquiry.assigned"]
+    history = await handlers.history(uow, inquiry_id)
+    assert [e.event_type for e in history] == ["inquiry.submitted", "inquiry.assigned"]
+    submitted = history[0].detail or {}
+    assert submitted["reference"] == "PSC-26-000001"
+    assert not {"parent", "student", "status_token"} & set(submitted)
 
 
 async def test_the_whole_path_emits_each_event_with_who_and_never_the_note_text() -> None:
