@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -105,3 +106,63 @@ async def test_a_send_under_way_is_not_taken_over_when_the_clock_runs_2000_times
     email.release.set()
     assert await sending == 1
     assert len(email.sent) == 1
+
+
+class RecordingTexts:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, str, str]] = []
+
+    async def send_all(self, texts: list[tuple[Any, str, str]]) -> list[SendResult]:
+        self.sent.extend(texts)
+        return [
+            SendResult(delivery_id, ok=True, provider_message_id=f"SM{n}")
+            for n, (delivery_id, _, _) in enumerate(texts)
+        ]
+
+
+class NoEmail:
+    async def send_all(self, emails: list[Any]) -> list[SendResult]:
+        return []
+
+
+async def test_a_text_held_for_quiet_hours_goes_out_at_eight_on_a_sped_up_clock(pool: asyncpg.Pool) -> None:
+    # A clock 60 times faster than the wall, set so that it reads 07:59:00 in Chicago now: 08:00 comes after one real
+    # second. (It reads origin + (wall - origin) x 60: an origin in the past puts its 'now' ahead of the wall's.)
+    wall, chicago = datetime.now(UTC), ZoneInfo("America/Chicago")
+    target = datetime.combine(wall.astimezone(chicago).date(), time(7, 59), tzinfo=chicago)
+    if target <= wall + timedelta(minutes=1):
+        target = datetime.combine(target.date() + timedelta(days=1), time(7, 59), tzinfo=chicago)
+    clock = ScaledClock(60, origin=wall - (target - wall) / 59)
+    morning = datetime.combine(target.date(), time(8, 0), tzinfo=chicago).astimezone(UTC)
+    event = InquirySubmitted.model_validate(
+        {
+            "inquiry_id": uuid4(),
+            "occurred_at": clock.now(),
+            "correlation_id": "req-quiet",
+            "reference": "PSC-26-000043",
+            "category": "attendance",
+            "channel": "phone",
+            "parent": {"name": "Ana Lopez", "mobile_phone": "+13125550147", "sms_consent": True},
+            "student": {"school_id": 609794, "grade": "K"},
+        }
+    )
+    async with PostgresNotifyUnitOfWork(pool) as uow:
+        await handlers.acknowledge_submissions(uow, [event], renderer=TemplateRenderer(), now=clock.now())
+    texts = RecordingTexts()
+    dispatcher = DeliveryDispatcher(
+        pool,
+        email=NoEmail(),
+        sms=texts,
+        clock=clock,
+        batch_size=10,
+        max_attempts=3,
+        lease_seconds=60,  # type: ignore[arg-type]
+    )
+    assert await dispatcher.dispatch_due() == 0, "held: it is 07:59 in Chicago"
+    async with asyncio.timeout(10):
+        while not await dispatcher.dispatch_due():
+            await asyncio.sleep(0.1)
+    assert clock.now() >= morning and len(texts.sent) == 1
+    async with PostgresNotifyUnitOfWork(pool) as uow:
+        (entry,) = await uow.deliveries.of_inquiry(inquiry_id=event.inquiry_id)
+    assert entry.status == "sent" and entry.next_attempt_at == morning
