@@ -101,6 +101,10 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     queue_url = page.url
     accessible(page)
 
+    # A colleague's queue is open in another tab: it never reloads.
+    watcher = staff.new_page()
+    watcher.goto(queue_url)
+
     # A parent calls: staff enter the inquiry, the school picked from the directory.
     page.get_by_role("link", name="New inquiry").click()
     expect(page.get_by_role("heading", name=re.compile("Enter an inquiry"))).to_be_visible()
@@ -122,9 +126,22 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     inquiry_url = f"{base}/console/inquiries/{reference}"
 
     # The queue shows it once routing has assigned it, without a reload (the page polls for new rows).
+    expect(watcher.locator("#queue-rows tr", has_text=reference)).to_be_visible(timeout=45_000)
+    watcher.close()
     row = page.locator("#queue-rows tr", has_text=reference)
     expect(row).to_be_visible(timeout=45_000)
     expect(row).to_contain_text("Network 1")
+    expect(row).to_contain_text("Thomas A Edison")
+
+    # Search by parent name: POSTed, so the name is in no URL.
+    page.get_by_label("Parent name").fill("Delgado")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#queue-rows tr", has_text=reference)).to_be_visible()
+    assert "Delgado" not in page.url
+    page.get_by_label("Parent name").fill("Nobody Here")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#queue-rows")).to_contain_text("No open inquiries.")
+    page.goto(queue_url)
     accessible(page)
     page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
 
