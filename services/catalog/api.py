@@ -19,6 +19,7 @@ from services.catalog.querying import NO_SYNONYMS, Synonyms
 from services.catalog.searching import SearchCache, SearchParameters, search, search_parameters
 from services.catalog.unit_of_work import PostgresCatalogReader, PostgresCatalogUnitOfWork
 from shared.auth import PUBLIC, Actor
+from shared.background import RoundWorker
 from shared.clock import Clock
 from shared.contracts.catalog import ResourceId, ResourceUpsert, ResourceView
 from shared.http import Problem, ValidationProblem, context_of, correlation_id_of
@@ -36,6 +37,7 @@ class CatalogContext:
     synonyms: Synonyms = NO_SYNONYMS
     referral_reply_business_days: int = 3
     search_cache: SearchCache = field(default_factory=lambda: SearchCache(ttl=0))
+    referral_clock: RoundWorker | None = None
 
     def unit_of_work(self) -> PostgresCatalogUnitOfWork:
         return self.runtime.unit_of_work(PostgresCatalogUnitOfWork)

@@ -17,6 +17,7 @@ from services.catalog.api import CatalogContext
 from services.catalog.domain import SeedCatalog
 from services.catalog.places import School, read_school_list
 from services.catalog.querying import parse_synonyms
+from services.catalog.referral_clock import ReferralClock
 from services.catalog.searching import SearchCache
 from services.catalog.settings import CatalogSettings
 from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
@@ -24,6 +25,8 @@ from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.clock import Clock
 from shared.contracts.catalog import (
     InquiryReferralAnswered,
+    InquiryReferralEscalated,
+    InquiryReferralWarning,
     InquiryReferred,
     LookupRejected,
     LookupReplied,
@@ -73,9 +76,11 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
                 ResourceUpsertRejected,
                 InquiryReferred,
                 InquiryReferralAnswered,
+                InquiryReferralWarning,
+                InquiryReferralEscalated,
                 description="A service was added or changed, keyed by its id; or an upsert was refused, keyed by its "
-                "correlation id; an inquiry was referred to a department or the department answered, keyed by the "
-                "inquiry id.",
+                "correlation id; an inquiry was referred to a department, the referral's clock warned or escalated, "
+                "or the department answered, keyed by the inquiry id.",
             )
             runtime.publishes(
                 CATALOG_REPLIES,
@@ -85,14 +90,22 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
                 "request's reply_to names when the broker has it.",
             )
             await runtime.start()
+            referral_clock = ReferralClock(
+                runtime.pool, clock=clock, poll_interval=settings.referral_sweep_seconds, on_commit=runtime.relay.wake
+            )
+            referral_clock.start()
             app.state.context = CatalogContext(
                 runtime,
                 clock,
                 synonyms=synonyms,
                 referral_reply_business_days=settings.referral_reply_business_days,
                 search_cache=search_cache,
+                referral_clock=referral_clock,
             )
-            yield
+            try:
+                yield
+            finally:
+                await referral_clock.stop()
 
     app = create_http_app(
         service=NAME,

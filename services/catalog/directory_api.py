@@ -388,6 +388,8 @@ async def refer(
         return JSONResponse(status_code=422, content=problem.model_dump())
     if not outcome.created:
         return JSONResponse(status_code=200, content=outcome.referral.model_dump(mode="json"))
+    if ctx.referral_clock is not None:
+        ctx.referral_clock.wake()  # its next due time may be this one's
     return outcome.referral
 
 

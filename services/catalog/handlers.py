@@ -391,3 +391,13 @@ async def answer_referral(
     assert view is not None
     uow.emit(CATALOG_EVENTS, referrals.answered(view, correlation_id=correlation_id))
     return view
+
+
+async def fire_due_referrals(uow: CatalogUnitOfWork, *, now: datetime, limit: int) -> int:
+    """One sweep of the referral clock: warn what reached 75% of its reply time, escalate what passed its deadline
+    (each once); returns how many referrals it claimed."""
+    due = await uow.referrals.claim_due(now=now, limit=limit)
+    for referral in due:
+        for event in referrals.fired(referral, now=now):
+            uow.emit(CATALOG_EVENTS, event)
+    return len(due)

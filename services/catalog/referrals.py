@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from shared.contracts.catalog import InquiryReferralAnswered, InquiryReferred, ReferralView
+from shared.contracts.catalog import (
+    InquiryReferralAnswered,
+    InquiryReferralEscalated,
+    InquiryReferralWarning,
+    InquiryReferred,
+    ReferralView,
+)
 
 CHICAGO = ZoneInfo("America/Chicago")
 REFERRING_ROLES = frozenset({"network_staff", "psa", "central_staff"})
@@ -39,6 +45,48 @@ def reply_due_at(referred_at: datetime, *, business_days: int, closed: Container
     return due.astimezone(referred_at.tzinfo)
 
 
+WARN_AT = 0.75
+"""A referral warns when this share of the department's reply time has passed (as routing's SLA clocks do)."""
+
+
+def warn_at(referred_at: datetime, due: datetime) -> datetime:
+    return referred_at + (due - referred_at) * WARN_AT
+
+
+@dataclass(frozen=True)
+class DueReferral:
+    """An open referral whose warning or deadline has come: what the sweep fires."""
+
+    id: UUID
+    inquiry_id: UUID
+    service_id: str
+    department: str
+    network_id: str
+    reply_due_at: datetime
+    warn: bool
+    escalate: bool
+
+
+def fired(referral: DueReferral, *, now: datetime) -> list[InquiryReferralWarning | InquiryReferralEscalated]:
+    """The events a due referral fires, in order: the warning (unless the deadline passed too), the escalation."""
+    common = {
+        "occurred_at": now,
+        "correlation_id": f"referral-clock:{referral.id}",
+        "inquiry_id": referral.inquiry_id,
+        "referral_id": referral.id,
+        "service_id": referral.service_id,
+        "department": referral.department,
+        "network_id": referral.network_id,
+        "reply_due_at": referral.reply_due_at,
+    }
+    events: list[InquiryReferralWarning | InquiryReferralEscalated] = []
+    if referral.warn and not referral.escalate:
+        events.append(InquiryReferralWarning.model_validate(common))
+    if referral.escalate:
+        events.append(InquiryReferralEscalated.model_validate(common))
+    return events
+
+
 @dataclass(frozen=True)
 class NewReferral:
     id: UUID
@@ -51,6 +99,10 @@ class NewReferral:
     referred_at: datetime
     reply_due_at: datetime
     request_key: str | None
+
+    @property
+    def warn_at(self) -> datetime:
+        return warn_at(self.referred_at, self.reply_due_at)
 
 
 def referred(referral: NewReferral, *, correlation_id: str) -> InquiryReferred:

@@ -29,7 +29,7 @@ from services.catalog.domain import (
     language_name,
 )
 from services.catalog.places import GRADE_NUMBERS, School
-from services.catalog.referrals import NewReferral
+from services.catalog.referrals import DueReferral, NewReferral
 from shared.contracts.catalog import (
     ContactDetails,
     LocationDetails,
@@ -739,7 +739,7 @@ class ReferralRepository:
         """Store it; None when its request key was used before (the caller reads that referral instead)."""
         row = await self._conn.fetchrow(
             "INSERT INTO referral (id, inquiry_id, service_id, referred_by, network_id, reason, status, referred_at,"
-            " reply_due_at, request_key) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)"
+            " reply_due_at, request_key, warn_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10)"
             " ON CONFLICT (request_key) DO NOTHING RETURNING id",
             referral.id,
             referral.inquiry_id,
@@ -750,6 +750,7 @@ class ReferralRepository:
             referral.referred_at,
             referral.reply_due_at,
             referral.request_key,
+            referral.warn_at,
         )
         return None if row is None else await self.get(referral_id=referral.id)
 
@@ -778,6 +779,47 @@ class ReferralRepository:
             now,
         )
         return updated is True
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[DueReferral]:
+        """Open referrals whose warning or deadline has come and not fired, locked for this transaction (replicas
+        sweeping together skip each other's), and marked as fired."""
+        rows = await self._conn.fetch(
+            "WITH due AS (SELECT r.id FROM referral r WHERE r.status = 'open' AND r.escalated_at IS NULL"
+            "   AND (CASE WHEN r.warned_at IS NULL THEN r.warn_at ELSE r.reply_due_at END) <= $1"
+            "   ORDER BY (CASE WHEN r.warned_at IS NULL THEN r.warn_at ELSE r.reply_due_at END), r.id"
+            "   LIMIT $2 FOR UPDATE SKIP LOCKED),"
+            " before AS (SELECT r.id, r.warned_at IS NULL AND r.warn_at <= $1 AS warn, r.reply_due_at <= $1 AS escalate"
+            "   FROM referral r JOIN due USING (id))"
+            " UPDATE referral r SET warned_at = coalesce(r.warned_at, $1),"
+            "   escalated_at = CASE WHEN before.escalate THEN $1 ELSE r.escalated_at END"
+            " FROM before JOIN service s ON true"
+            " WHERE r.id = before.id AND s.id = r.service_id"
+            " RETURNING r.id, r.inquiry_id, r.service_id, s.name AS department, r.network_id, r.reply_due_at,"
+            "   before.warn, before.escalate",
+            now,
+            limit,
+        )
+        return [
+            DueReferral(
+                id=row["id"],
+                inquiry_id=row["inquiry_id"],
+                service_id=row["service_id"],
+                department=row["department"],
+                network_id=row["network_id"],
+                reply_due_at=row["reply_due_at"],
+                warn=row["warn"],
+                escalate=row["escalate"],
+            )
+            for row in rows
+        ]
+
+    async def next_due(self) -> datetime | None:
+        """When the next warning or deadline of an open referral falls due."""
+        found = await self._conn.fetchval(
+            "SELECT min(CASE WHEN warned_at IS NULL THEN warn_at ELSE reply_due_at END) FROM referral"
+            " WHERE status = 'open' AND escalated_at IS NULL"
+        )
+        return found if isinstance(found, datetime) else None
 
     async def _one(self, condition: str, value: object) -> ReferralView | None:
         row = await self._conn.fetchrow(

@@ -36,3 +36,6 @@ class CatalogSettings(ServiceSettings):
         le=3600,
         description="How long a search's page is reused; a change through this replica clears it at once; 0: no cache",
     )
+    referral_sweep_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Longest pause of the referral clock between two looks for due referrals"
+    )

@@ -13,7 +13,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from services.catalog.domain import EventSchedule, LocationFilters, Match, ResourcePage, SearchFilters, TaxonomyTerm
 from services.catalog.places import School
-from services.catalog.referrals import NewReferral
+from services.catalog.referrals import DueReferral, NewReferral
 from services.catalog.repository import DirectoryRepository, ReferralRepository, ResourceRepository
 from shared.contracts.catalog import (
     ContactDetails,
@@ -119,6 +119,10 @@ class Referrals(Protocol):
     async def of_inquiry(self, *, inquiry_id: UUID) -> list[ReferralView]: ...
 
     async def answer(self, *, referral_id: UUID, answer: str, answered_by: str, now: datetime) -> bool: ...
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[DueReferral]: ...
+
+    async def next_due(self) -> datetime | None: ...
 
 
 class CatalogUnitOfWork(Outbox, Protocol):

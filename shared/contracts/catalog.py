@@ -525,3 +525,35 @@ class InquiryReferralAnswered(Event):
 
     def partition_key(self) -> str:
         return str(self.inquiry_id)
+
+
+class InquiryReferralWarning(Event):
+    """A referral is at 75% of the department's reply time without an answer: the department should answer now."""
+
+    event_type: Literal["inquiry.referral_warning"] = "inquiry.referral_warning"
+    inquiry_id: UUID = Field(description="The inquiry; also the Kafka message key")
+    referral_id: UUID = Field(description="The referral")
+    service_id: str = Field(description="The department's service in the directory")
+    department: str = Field(description="The department's name")
+    network_id: str = Field(description="The network that keeps the case")
+    reply_due_at: AwareDatetime = Field(description="When the answer is due")
+
+    def partition_key(self) -> str:
+        return str(self.inquiry_id)
+
+
+class InquiryReferralEscalated(Event):
+    """A referral's reply deadline passed without an answer: it goes to the network's Parent Support Administrator,
+    who takes it up with the department (the network still has the case)."""
+
+    event_type: Literal["inquiry.referral_escalated"] = "inquiry.referral_escalated"
+    inquiry_id: UUID = Field(description="The inquiry; also the Kafka message key")
+    referral_id: UUID = Field(description="The referral")
+    service_id: str = Field(description="The department's service in the directory")
+    department: str = Field(description="The department's name")
+    network_id: str = Field(description="The network that keeps the case")
+    escalated_to: Literal["psa"] = Field("psa", description="Who takes it up: the network's PSA")
+    reply_due_at: AwareDatetime = Field(description="When the answer was due")
+
+    def partition_key(self) -> str:
+        return str(self.inquiry_id)

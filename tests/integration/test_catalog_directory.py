@@ -356,3 +356,48 @@ async def test_another_directorys_package_is_loaded_whole_or_not_at_all(client: 
     assert (await top(client, "club de tareas", 1)) == ["partner-homework-club"]
     no_org = await client.post("/v1/import", json={"organizations": [], "services": [service]}, headers=STAFF)
     assert no_org.status_code == 422 and no_org.json()["errors"][0]["field"] == "services.0.organization_id"
+
+
+async def test_an_unanswered_referrals_clock_warns_then_escalates_on_the_broker(
+    module_platform: PlatformSettings, client: httpx.AsyncClient
+) -> None:
+    # A replica of its own, on a clock this test moves; its sweep looks every 0.1 s.
+    clock = FixedClock(NOW)
+    app = create_app(CatalogSettings(platform=module_platform, referral_sweep_seconds=0.1), clock=clock)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        own = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog")
+        )
+        inquiry = str(uuid.uuid4())
+        body = {"service_id": "law-department", "reason": "Records request for court."}
+        referral = (await own.post(f"/v1/inquiries/{inquiry}/referrals", json=body, headers=STAFF)).json()
+        assert referral["reply_due_at"] == "2026-10-16T15:30:00Z"
+        clock.set(datetime(2026, 10, 15, 23, 0, tzinfo=UTC))  # past 75% of the three business days
+        (warning,) = await read_topic(
+            module_platform,
+            CATALOG_EVENTS,
+            lambda m: m.get("inquiry_id") == inquiry and "warning" in m["event_type"],
+            1,
+        )
+        assert warning["event_type"] == "inquiry.referral_warning" and warning["network_id"] == "network-4"
+        clock.set(datetime(2026, 10, 16, 15, 31, tzinfo=UTC))  # past the deadline
+        (escalated,) = await read_topic(
+            module_platform,
+            CATALOG_EVENTS,
+            lambda m: m.get("inquiry_id") == inquiry and "escalated" in m["event_type"],
+            1,
+        )
+        assert escalated["event_type"] == "inquiry.referral_escalated" and escalated["escalated_to"] == "psa"
+        late = await own.post(
+            f"/v1/inquiries/{inquiry}/referrals/{referral['id']}/reply", json={"answer": "Sent."}, headers=STAFF
+        )
+        assert late.status_code == 200
+    events = await read_topic(module_platform, CATALOG_EVENTS, lambda m: m.get("inquiry_id") == inquiry, 4)
+    assert [event["event_type"] for event in events] == [
+        "inquiry.referred",
+        "inquiry.referral_warning",
+        "inquiry.referral_escalated",
+        "inquiry.referral_answered",
+    ]
+    assert events[-1]["late"] is True

@@ -24,7 +24,7 @@ from services.catalog.domain import (
     TaxonomyTerm,
 )
 from services.catalog.places import School
-from services.catalog.referrals import NewReferral
+from services.catalog.referrals import DueReferral, NewReferral, warn_at
 from services.catalog.settings import DISTRICT_RESOURCES
 from shared.contracts.catalog import (
     ContactDetails,
@@ -290,6 +290,8 @@ class FakeReferrals:
         self._resources = resources
         self.rows: dict[UUID, ReferralView] = {}
         self.keys: dict[str, UUID] = {}
+        self.warned: set[UUID] = set()
+        self.escalated: set[UUID] = set()
 
     async def department_name(self, *, service_id: str) -> str | None:
         stored = self._resources.services.get(service_id)
@@ -323,6 +325,29 @@ class FakeReferrals:
 
     async def of_inquiry(self, *, inquiry_id: UUID) -> list[ReferralView]:
         return [row for row in self.rows.values() if row.inquiry_id == inquiry_id]
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[DueReferral]:
+        due: list[DueReferral] = []
+        for row in sorted(self.rows.values(), key=lambda r: (self.next_at(r), str(r.id))):
+            if row.status != "open" or row.id in self.escalated or self.next_at(row) > now or len(due) == limit:
+                continue
+            warn = row.id not in self.warned and warn_at(row.referred_at, row.reply_due_at) <= now
+            escalate = row.reply_due_at <= now
+            self.warned.add(row.id)
+            if escalate:
+                self.escalated.add(row.id)
+            due.append(
+                DueReferral(row.id, row.inquiry_id, row.service_id, row.department, row.network_id,
+                            row.reply_due_at, warn, escalate)
+            )  # fmt: skip
+        return due
+
+    def next_at(self, row: ReferralView) -> datetime:
+        return row.reply_due_at if row.id in self.warned else warn_at(row.referred_at, row.reply_due_at)
+
+    async def next_due(self) -> datetime | None:
+        open_ = [r for r in self.rows.values() if r.status == "open" and r.id not in self.escalated]
+        return min((self.next_at(r) for r in open_), default=None)
 
     async def answer(self, *, referral_id: UUID, answer: str, answered_by: str, now: datetime) -> bool:
         row = self.rows[referral_id]
