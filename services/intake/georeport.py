@@ -213,63 +213,59 @@ def _values(*pairs: tuple[str, str]) -> list[AttributeValue]:
     return [AttributeValue(key=key, name=name) for key, name in pairs]
 
 
+# code, datatype, required, datatype_description, description, values: each becomes the form's attribute[code].
+_ATTRIBUTES: tuple[tuple[str, Any, bool, str | None, str, list[AttributeValue]], ...] = (
+    ("school_id", "number", True, "The district's six-digit school id, e.g. 609794", "The student's school", []),
+    ("grade", "singlevaluelist", True, None, "The student's grade", _values(*((g, g) for g in _GRADES))),
+    (
+        "language",
+        "singlevaluelist",
+        False,
+        None,
+        "The language to write to the parent in (default en)",
+        _values(*((lang.value, lang.name.title()) for lang in Language)),
+    ),
+    (
+        "sms_consent",
+        "singlevaluelist",
+        False,
+        "true needs a phone",
+        "Whether the parent agreed to text messages (default false)",
+        _values(("true", "Yes"), ("false", "No")),
+    ),
+    (
+        "urgency",
+        "singlevaluelist",
+        False,
+        None,
+        "urgent for a safety concern: hours, not days",
+        _values(("normal", "Normal"), ("urgent", "Urgent")),
+    ),
+    (
+        "channel",
+        "singlevaluelist",
+        False,
+        None,
+        "How the inquiry came in (default district_system)",
+        _values(*((c.value, c.value.replace("_", " ")) for c in IntakeChannel)),
+    ),
+)
+
+
 def service_definition(service_code: str) -> ServiceDefinition | None:
     if service_code not in {c.value for c in InquiryCategory}:
         return None
     attributes = [
         Attribute(
-            code="school_id",
-            datatype="number",
-            required=True,
-            datatype_description="The district's six-digit school id, e.g. 609794",
-            order=1,
-            description="The student's school",
-        ),
-        Attribute(
-            code="grade",
-            datatype="singlevaluelist",
-            required=True,
-            datatype_description=None,
-            order=2,
-            description="The student's grade",
-            values=_values(*((g, g) for g in _GRADES)),
-        ),
-        Attribute(
-            code="language",
-            datatype="singlevaluelist",
-            required=False,
-            datatype_description=None,
-            order=3,
-            description="The language to write to the parent in (default en)",
-            values=_values(*((lang.value, lang.name.title()) for lang in Language)),
-        ),
-        Attribute(
-            code="sms_consent",
-            datatype="singlevaluelist",
-            required=False,
-            datatype_description="true needs a phone",
-            order=4,
-            description="Whether the parent agreed to text messages (default false)",
-            values=_values(("true", "Yes"), ("false", "No")),
-        ),
-        Attribute(
-            code="urgency",
-            datatype="singlevaluelist",
-            required=False,
-            datatype_description=None,
-            order=5,
-            description="urgent for a safety concern: hours, not days",
-            values=_values(("normal", "Normal"), ("urgent", "Urgent")),
-        ),
-        Attribute(
-            code="channel",
-            datatype="singlevaluelist",
-            required=False,
-            datatype_description=None,
-            order=6,
-            description="How the inquiry came in (default district_system)",
-            values=_values(*((c.value, c.value.replace("_", " ")) for c in IntakeChannel)),
-        ),
+            code=code,
+            datatype=datatype,
+            required=required,
+            datatype_description=note,
+            order=order,
+            description=description,
+            values=values,
+        )
+        for order, (code, datatype, required, note, description, values) in enumerate(_ATTRIBUTES, start=1)
     ]
     return ServiceDefinition(service_code=service_code, attributes=attributes)
 

@@ -133,10 +133,11 @@ ApiKey = Annotated[
 
 
 def _documented(model: Any, description: str, *, refusals: Sequence[int] = ()) -> dict[int | str, dict[str, Any]]:
-    """The 200 in JSON (its schema) and XML, and the spec's error body for each refusal."""
+    """The 200 in JSON (its schema) and XML, and the spec's error body for each refusal (400 on every route: a
+    parameter that breaks a rule)."""
     xml = {"text/xml": {"schema": {"type": "string", "description": "The same in the spec's XML"}}}
     responses: dict[int | str, dict[str, Any]] = {200: {"model": model, "description": description, "content": xml}}
-    for code in refusals:
+    for code in sorted({400, *refusals}):
         responses[code] = {"model": list[georeport.Open311Error], "description": "The spec's errors", "content": xml}
     return responses
 
@@ -170,7 +171,7 @@ async def define_service(
 @router.post(
     "/requests.{format}",
     response_class=Response,
-    responses=_documented(list[RequestCreated], "Recorded: the request's id at once", refusals=(400, 403)),
+    responses=_documented(list[RequestCreated], "Recorded: the request's id at once", refusals=(403,)),
     summary="Open311: submit a service request (a parent's inquiry; form-encoded, with api_key)",
 )
 async def submit_request(

@@ -17,8 +17,8 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from auth import api_key_of, staff_headers
+from kafka_events import first_event
 
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
@@ -27,7 +27,6 @@ from services.routing.settings import RoutingSettings
 from shared.auth import Scope
 from shared.clock import FixedClock
 from shared.contracts.topics import INQUIRY_EVENTS
-from shared.kafka.connection import client_options
 from shared.settings import PlatformSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -97,21 +96,6 @@ async def eventually(check: Any, timeout: float = 30.0) -> Any:
         return found
 
 
-async def submitted_event(platform: PlatformSettings, reference: str) -> dict[str, Any]:
-    consumer = AIOKafkaConsumer(INQUIRY_EVENTS, **client_options(platform), auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        event = json.loads(record.value)
-                        if event.get("reference") == reference and event["event_type"] == "inquiry.submitted":
-                            return dict(event)
-    finally:
-        await consumer.stop()
-
-
 async def stored_counts(platform: PlatformSettings) -> tuple[int, int]:
     conn = await asyncpg.connect(platform.database_url.get_secret_value(), server_settings={"search_path": "intake"})
     try:
@@ -158,7 +142,11 @@ async def test_a_service_request_becomes_an_inquiry_routed_by_its_school(env: di
     reference = answer["service_request_id"]
     assert set(answer) == {"service_request_id", "service_notice", "account_id"}
     assert answer["account_id"] is None and reference in answer["service_notice"]
-    event = await submitted_event(env["platform"], reference)
+    event = await first_event(
+        env["platform"],
+        INQUIRY_EVENTS,
+        lambda e: e.get("reference") == reference and e["event_type"] == "inquiry.submitted",
+    )
     assert event["category"] == "transportation"
     assert event["parent"]["name"] == "Ana Lopez" and event["parent"]["mobile_phone"] == "+13125550148"
     assert event["student"] == {"school_id": 609794, "grade": "3"}

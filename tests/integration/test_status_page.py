@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,9 +17,9 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from auth import staff_headers
 from fastapi import FastAPI
+from kafka_events import first_event
 
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
@@ -28,7 +27,6 @@ from services.routing.app import create_app as create_routing
 from services.routing.settings import RoutingSettings
 from shared.clock import FixedClock
 from shared.contracts.topics import INQUIRY_EVENTS
-from shared.kafka.connection import client_options
 from shared.settings import PlatformSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -117,18 +115,10 @@ def submission(phone: str | None = "+13125550148") -> dict[str, Any]:
 
 async def token_of(platform: PlatformSettings, inquiry_id: str) -> str:
     """The status token, from the inquiry's ``inquiry.submitted`` on the broker (what notify puts in its link)."""
-    consumer = AIOKafkaConsumer(INQUIRY_EVENTS, **client_options(platform), auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        event = json.loads(record.value)
-                        if event["inquiry_id"] == inquiry_id and event["event_type"] == "inquiry.submitted":
-                            return str(event["status_token"])
-    finally:
-        await consumer.stop()
+    event = await first_event(
+        platform, INQUIRY_EVENTS, lambda e: e["inquiry_id"] == inquiry_id and e["event_type"] == "inquiry.submitted"
+    )
+    return str(event["status_token"])
 
 
 async def submitted(stack: Stack, *, phone: str | None = "+13125550148", assigned: bool = True) -> dict[str, Any]:
