@@ -34,7 +34,9 @@ class InquiryEventsSubscriber(_CaseEventSubscriber):
     """``psc.inquiries.events``: inquiry.submitted (the parent's contact, consent and language; 'we received your
     concern') and the lifecycle events a parent is told of (waiting on them, a visible note, resolved, reopened)."""
 
-    name = "inquiry-events"
+    # The group keeps the name it had when it read inquiry.submitted alone (psc.notify.inquiry-submitted): its offsets
+    # and the tools that watch it (psc supervision, the fault run, the backpressure bench) carry on.
+    name = "inquiry-submitted"
     handles = CASE_EVENTS_TOLD
 
 
