@@ -269,6 +269,9 @@ def users_add(
         str, typer.Option("--network", help="Their network's id (central staff and auditors: 'central')")
     ] = "central",
     name: Annotated[str | None, typer.Option("--name", help="Name shown to colleagues (default: the username)")] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Work email (notify writes to staff about what is theirs to do)")
+    ] = None,
     generate_password: Annotated[
         bool, typer.Option("--generate-password", help="Make up a password and print it (else you are asked)")
     ] = False,
@@ -277,11 +280,12 @@ def users_add(
 
     The staff member goes into routing's directory (announced as staff.updated, which intake follows; they can
     sign in once intake has it, in a second or two) and the password's argon2 hash into intake."""
-    from psc.users import add_users, generated_password
+    from psc.users import NewUser, add_users, generated_password
     from shared.auth.principal import network_of
     from shared.contracts.text import is_storable
 
     checked_role = _parsed("--role", lambda: _role(role))
+    checked_email = _parsed("--email", lambda: _email(email))
     if not (0 < len(username) <= 100 and is_storable(username) and username.strip() == username):
         raise typer.BadParameter(
             "must be 1 to 100 characters of text, no leading or trailing spaces", param_hint="USERNAME"
@@ -292,7 +296,8 @@ def users_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
         if len(password) < 12:
             raise typer.BadParameter("must be at least 12 characters", param_hint="password")
-    _users_run("add", lambda s: add_users(s, [(username, checked_role, network, name or username, password)]))
+    user = NewUser(username, checked_role, network, name or username, password, checked_email)
+    _users_run("add", lambda s: add_users(s, [user]))
     print(f"added {username} ({checked_role.value}, network {network_of(checked_role, network)})")
     if generate_password:
         print(f"password: {password}")
@@ -311,6 +316,19 @@ def _users_run(command: str, work: Callable[[PlatformSettings], Coroutine[Any, A
     except (OSError, asyncpg.PostgresError) as exc:
         print(f"psc users {command}: {_unreachable(exc, settings)}", file=sys.stderr)
     raise typer.Exit(1)
+
+
+def _email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    from pydantic import TypeAdapter, ValidationError
+
+    from shared.contracts.text import Email
+
+    try:
+        return str(TypeAdapter(Email).validate_python(email))
+    except ValidationError:
+        raise ValueError("is not an email address") from None
 
 
 def _role(role: str) -> Role:

@@ -10,6 +10,7 @@ that follows staff.updated drops them). The services must have run once, so both
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +52,16 @@ class User:
         )
 
 
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    role: Role
+    network_id: str
+    name: str
+    password: str
+    email: str | None = None
+
+
 def generated_password() -> str:
     return secrets.token_urlsafe(15)
 
@@ -69,8 +80,8 @@ async def _missing_schemas(pool: asyncpg.Pool) -> list[str]:
     return sorted({"routing", "intake"} - {row["table_schema"] for row in found})
 
 
-async def add_users(platform: PlatformSettings, users: list[tuple[str, Role, str, str, str]]) -> None:
-    """Add (or change) users: (username, role, network, name, password) each; all or none."""
+async def add_users(platform: PlatformSettings, users: list[NewUser]) -> None:
+    """Add (or change) users; all or none."""
     routing_pool, intake_pool = await _pools(platform)
     try:
         missing = await _missing_schemas(intake_pool)
@@ -78,8 +89,14 @@ async def add_users(platform: PlatformSettings, users: list[tuple[str, Role, str
             raise UserError(f"{' and '.join(missing)} have not run on this database yet: start the services once")
         now = datetime.now(UTC)
         members = [
-            Staff(id=username, name=name, role=role.value, network_id=network_of(role, network))
-            for username, role, network, name, _ in users
+            Staff(
+                id=u.username,
+                name=u.name,
+                role=u.role.value,
+                network_id=network_of(u.role, u.network_id),
+                email=u.email,
+            )
+            for u in users
         ]
         async with PostgresRoutingUnitOfWork(routing_pool) as routing_uow:
             try:
@@ -87,8 +104,8 @@ async def add_users(platform: PlatformSettings, users: list[tuple[str, Role, str
             except routing.Refused as refused:
                 raise UserError(str(refused)) from None
             async with PostgresAccessUnitOfWork(intake_pool) as intake_uow:
-                for username, _, _, _, password in users:
-                    await set_password(intake_uow, username=username, password=password, now=now)
+                for user in users:
+                    await set_password(intake_uow, username=user.username, password=user.password, now=now)
     finally:
         await routing_pool.close()
         await intake_pool.close()
@@ -105,9 +122,7 @@ async def disable_user(platform: PlatformSettings, username: str) -> None:
             if member is None and not had_credential:
                 raise UserError(f"no such user: {username}")
             if member is not None and member.active:
-                inactive = Staff(
-                    id=member.id, name=member.name, role=member.role, network_id=member.network_id, active=False
-                )
+                inactive = dataclasses.replace(member, active=False)
                 await routing.put_staff(routing_uow, [inactive], now=now, only_new=False)
     finally:
         await routing_pool.close()
@@ -146,17 +161,21 @@ async def add_demo_accounts(platform: PlatformSettings, *, timeout: float = 30.0
     try:
         networks = await routing_pool.fetch("SELECT id, kind FROM networks ORDER BY kind DESC, id")
         staff = await routing_pool.fetch(
-            "SELECT DISTINCT ON (network_id, role) id, name, role, network_id FROM staff WHERE active"
+            "SELECT DISTINCT ON (network_id, role) id, name, role, network_id, email FROM staff WHERE active"
             " ORDER BY network_id, role, id"
         )
-        existing = {(row["network_id"], row["role"]): (row["id"], row["name"]) for row in staff}
-        wanted: list[tuple[str, Role, str, str, str]] = []
+        existing = {(row["network_id"], row["role"]): row for row in staff}
+        wanted: list[NewUser] = []
         for network in networks:
             roles = _CENTRAL_ROLES if network["kind"] == "central" else _NETWORK_ROLES
             for role in roles:
-                fallback = f"{network['id']}-{role.value.replace('_', '-')}"
-                username, name = existing.get((network["id"], role.value), (fallback, f"Demo {role.value}"))
-                wanted.append((username, role, network["id"], name, generated_password()))
+                row = existing.get((network["id"], role.value))
+                if row is not None:  # a staff member of the file: as they are, email included
+                    user = NewUser(row["id"], role, network["id"], row["name"], generated_password(), row["email"])
+                else:
+                    made_up = f"{network['id']}-{role.value.replace('_', '-')}"
+                    user = NewUser(made_up, role, network["id"], f"Demo {role.value}", generated_password())
+                wanted.append(user)
     finally:
         await routing_pool.close()
         await intake_pool.close()
@@ -164,7 +183,7 @@ async def add_demo_accounts(platform: PlatformSettings, *, timeout: float = 30.0
     pool = await create_pool(platform, schema="intake", application_name="psc-users")
     try:
         async with asyncio.timeout(timeout):
-            names = [username for username, *_ in wanted]
+            names = [user.username for user in wanted]
             while True:  # polling the database: intake applies routing's staff.updated in its own process
                 known = await pool.fetchval("SELECT count(*) FROM staff WHERE id = ANY($1::text[])", names)
                 if known == len(names):
@@ -172,7 +191,4 @@ async def add_demo_accounts(platform: PlatformSettings, *, timeout: float = 30.0
                 await asyncio.sleep(0.2)
     finally:
         await pool.close()
-    return [
-        DemoAccount(username, password, role.value, network_of(role, network))
-        for username, role, network, _, password in wanted
-    ]
+    return [DemoAccount(u.username, u.password, u.role.value, network_of(u.role, u.network_id)) for u in wanted]

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from auth import staff_headers
 
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
@@ -34,7 +35,11 @@ async def stack(module_platform: PlatformSettings, topics: tuple[str, ...]) -> A
         client = await exits.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://intake")
         )
-        yield {"platform": module_platform, "intake": client}
+        central = staff_headers(staff_id="central-1", role="central_staff", network_id="central")
+        routing_client = await exits.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=routing), base_url="http://routing", headers=central)
+        )
+        yield {"platform": module_platform, "intake": client, "routing": routing_client}
 
 
 def psc(platform: PlatformSettings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,7 +68,11 @@ async def eventually_signed_in(client: httpx.AsyncClient, username: str, passwor
 
 async def test_a_user_added_signs_in_is_listed_and_once_disabled_is_locked_out(stack: dict[str, Any]) -> None:
     platform, intake = stack["platform"], stack["intake"]
-    added = psc(platform, "users", "add", "alex.a", "--role", "psa", "--network", "network-1", "--generate-password")
+    added = psc(
+        platform,
+        *("users", "add", "alex.a", "--role", "psa", "--network", "network-1", "--name", "Alex A."),
+        *("--email", "alex.a@district.example", "--generate-password"),
+    )
     assert added.returncode == 0, added.stderr
     lines = added.stdout.splitlines()
     assert lines[0] == "added alex.a (psa, network network-1)"
@@ -73,6 +82,16 @@ async def test_a_user_added_signs_in_is_listed_and_once_disabled_is_locked_out(s
     token = await eventually_signed_in(intake, "alex.a", password)
     headers = {"Authorization": f"Bearer {token}"}
     assert (await intake.get("/v1/inquiries", headers=headers)).status_code == 200
+
+    # In routing's directory as given (its staff.updated carried the name and email to whoever follows).
+    staff = (await stack["routing"].get("/v1/staff", params={"network_id": "network-1"})).json()
+    (member,) = [m for m in staff if m["id"] == "alex.a"]
+    assert (member["name"], member["role"], member["email"], member["active"]) == (
+        "Alex A.",
+        "psa",
+        "alex.a@district.example",
+        True,
+    )
 
     listed = psc(platform, "users", "list")
     assert listed.returncode == 0, listed.stderr
@@ -84,6 +103,8 @@ async def test_a_user_added_signs_in_is_listed_and_once_disabled_is_locked_out(s
     assert (await intake.get("/v1/inquiries", headers=headers)).status_code == 401
     assert (await sign_in(intake, "alex.a", password)).status_code == 401
     assert psc(platform, "users", "list").stdout.splitlines()[1].split() == ["alex.a", "psa", "network-1", "disabled"]
+    staff = (await stack["routing"].get("/v1/staff", params={"network_id": "network-1"})).json()
+    assert [(m["active"], m["email"]) for m in staff if m["id"] == "alex.a"] == [(False, "alex.a@district.example")]
 
 
 async def test_a_typed_password_and_an_auditor_who_belongs_to_central(stack: dict[str, Any]) -> None:
@@ -118,6 +139,7 @@ async def test_a_typed_password_and_an_auditor_who_belongs_to_central(stack: dic
             "no leading or trailing spaces",
         ),
         (["users", "disable", "nobody-at-all"], 1, "no such user: nobody-at-all"),
+        (["users", "add", "x", "--role", "psa", "--network", "network-1", "--email", "not-mail"], 2, "is not an email"),
     ],
 )
 async def test_bad_input_is_refused_with_the_reason(
