@@ -402,7 +402,7 @@ class StatusPageRepository:
     ) -> dict[str, Attempts]:
         """Count one attempt for each (scope, key), in its current window or a new one ending at ``window_ends``;
         return each scope's count so far. The rows stay locked until the transaction ends, so replicas count in turn
-        (``keys`` in the same order every time: reference, then client)."""
+        (callers count a client before a reference, so the locks are always taken in one order)."""
         rows = await self._conn.fetch(
             "INSERT INTO status_attempts AS a (scope, key, attempts, window_ends)"
             " SELECT scope, key, 1, $3 FROM unnest($1::text[], $2::text[]) AS k (scope, key)"

@@ -58,9 +58,14 @@ async def show_status(
     limits: it cannot be guessed, so a stranger trying phone digits on a reference cannot lock its parent out of the
     link in their acknowledgment.
     """
-    keys = [("reference", parents.reference_key(reference)), ("client", client)]
     window_ends = now + timedelta(seconds=limits.window_seconds)
+    keys = [("client", client)]
     counted = await uow.status_pages.count_attempts(keys=keys, now=now, window_ends=window_ends)
+    if counted["client"].count <= limits.per_client:
+        # A client past its limit adds no rows for the references it makes up (client first, then reference: every
+        # replica takes the row locks in the same order).
+        keys.append(("reference", parents.reference_key(reference)))
+        counted |= await uow.status_pages.count_attempts(keys=keys[1:], now=now, window_ends=window_ends)
     record = await uow.status_pages.parent_record(reference=parents.reference_key(reference))
     proven = parents.proves(record, factor)
     allowed = {"reference": limits.per_reference, "client": limits.per_client}

@@ -166,3 +166,13 @@ def test_the_page_shows_the_visible_notes_and_the_latest_question() -> None:
     assert [note.text for note in page.notes] == ["First question?", "Second question?", "We called the school."]
     assert page.asked_of_you == "Second question?"
     assert "staff-1" not in page.model_dump_json()
+
+
+async def test_a_client_past_its_limit_adds_no_rows_for_the_references_it_makes_up() -> None:
+    uow = FakeIntakeUnitOfWork()
+    for n in range(LIMITS.per_client + 3):
+        await show_status(
+            uow, reference=f"PSC-26-8{n:05d}", factor=Factor(phone_last4="0000"), client="me", now=NOW, limits=LIMITS
+        )
+    counted_references = [key for scope, key in uow.status_pages.attempts if scope == "reference"]
+    assert len(counted_references) == LIMITS.per_client
