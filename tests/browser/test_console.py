@@ -151,6 +151,22 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     accessible(page)
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("Done: Acknowledge.")).to_be_visible()
+    # Give it to a colleague of the same network and tier: routing reassigns, and its event reaches the history.
+    colleagues = [
+        value
+        for value in page.locator("#staff_id option").evaluate_all("options => options.map(o => o.value)")
+        if value.startswith("network-1-staff") and value != "network-1-staff-1"
+    ]
+    assert colleagues, "routing lists no colleague to reassign to"
+    page.get_by_label("Reassign to").select_option(colleagues[0])
+    page.get_by_role("button", name="Reassign").click()
+    expect(page.get_by_text("Done: Reassign.")).to_be_visible()
+    for _ in range(40):
+        if "inquiry.reassigned" in page.locator("#h-history ~ table").first.inner_text():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(page.locator("#h-routing + p")).to_contain_text(colleagues[0])
     page.get_by_label("Note", exact=True).fill("Hablamos con la escuela; revisan la asistencia.")
     page.get_by_label("Visible to the parent").check()
     page.get_by_role("button", name="Add note").click()
