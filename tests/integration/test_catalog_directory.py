@@ -25,6 +25,7 @@ from auth import staff_headers
 from services.catalog.app import create_app
 from services.catalog.settings import CatalogSettings
 from shared.clock import FixedClock
+from shared.contracts.inquiries import InquiryCategory
 from shared.contracts.topics import CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES
 from shared.settings import PlatformSettings
 
@@ -112,6 +113,14 @@ async def test_the_search_quality_table_holds(client: httpx.AsyncClient) -> None
         if expected not in found:
             missed.append((q, expected, found))
     assert missed == [], f"{len(QUALITY) - len(missed)} of {len(QUALITY)} hold; missed: {missed}"
+
+
+async def test_every_inquiry_category_finds_what_is_filed_under_it(client: httpx.AsyncClient) -> None:
+    for category in InquiryCategory:
+        response = await client.get("/v1/resources", params={"category": category.value, "limit": 3})
+        results = response.json()["results"]
+        assert results, category
+        assert all(category.value in result["categories"] for result in results)
 
 
 # --- Filters ------------------------------------------------------------------------------------------------------
