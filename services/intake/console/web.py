@@ -195,14 +195,26 @@ async def console_home(request: Request) -> Response:
     return RedirectResponse("/console/queue" if me else "/console/sign-in", status_code=303)
 
 
-def _sign_in_page(request: Request, *, error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    secure = _settings(request).console_secure_cookies
+def _anonymous_page(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """A page with forms for someone not signed in: their CSRF token is bound to the pre-session cookie."""
     scratch = Response()
-    bound = session.pre_session(request, scratch, secure=secure)
-    page = _page("sign_in.html", status_code, csrf=session.csrf_token(request, bound), error=error, lang="en")
+    bound = session.pre_session(request, scratch, secure=_settings(request).console_secure_cookies)
+    page = _page(name, status_code, csrf=session.csrf_token(request, bound), **values)
     for value in scratch.headers.getlist("set-cookie"):
         page.headers.append("set-cookie", value)
     return page
+
+
+def _parent_page(request: Request, name: str, lang: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """A page of the parent's in ``lang``: its strings, its direction and the language switcher."""
+    strings = i18n.strings(lang)
+    return _anonymous_page(
+        request, name, status_code, lang=lang, dir=i18n.direction(lang), t=strings, languages=i18n.LANGUAGES, **values
+    )
+
+
+def _sign_in_page(request: Request, *, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    return _anonymous_page(request, "sign_in.html", status_code, error=error, lang="en")
 
 
 @router.get("/console/sign-in", response_class=HTMLResponse)
@@ -649,24 +661,7 @@ def _status_form(
     chosen: bool = False,
 ) -> HTMLResponse:
     """The form; ``chosen``: the parent picked ``lang`` (else the inquiry's language is shown once it is proven)."""
-    secure = _settings(request).console_secure_cookies
-    scratch = Response()
-    bound = session.pre_session(request, scratch, secure=secure)
-    page = _page(
-        "status_form.html",
-        status_code,
-        lang=lang,
-        dir=i18n.direction(lang),
-        t=i18n.strings(lang),
-        languages=i18n.LANGUAGES,
-        csrf=session.csrf_token(request, bound),
-        error=error,
-        reference=reference,
-        chosen=chosen,
-    )
-    for value in scratch.headers.getlist("set-cookie"):
-        page.headers.append("set-cookie", value)
-    return page
+    return _parent_page(request, "status_form.html", lang, status_code, error=error, reference=reference, chosen=chosen)
 
 
 async def _show_status(
@@ -710,22 +705,7 @@ async def _show_status(
             chosen=bool(requested_lang),
         )
     lang = i18n.language_of(requested_lang, await _parent_language(request, reference))
-    secure = _settings(request).console_secure_cookies
-    scratch = Response()
-    bound = session.pre_session(request, scratch, secure=secure)
-    page = _page(
-        "status_page.html",
-        lang=lang,
-        dir=i18n.direction(lang),
-        t=i18n.strings(lang),
-        languages=i18n.LANGUAGES,
-        shown=outcome.page,
-        factor=factor,
-        csrf=session.csrf_token(request, bound),
-    )
-    for value in scratch.headers.getlist("set-cookie"):
-        page.headers.append("set-cookie", value)
-    return page
+    return _parent_page(request, "status_page.html", lang, shown=outcome.page, factor=factor)
 
 
 @router.get("/status", response_class=HTMLResponse)
