@@ -229,6 +229,8 @@ async def preview(
         raise HTTPException(404, "no such template")
     if name in REPLIES:
         channel = "sms"
+    elif MESSAGES[name].audience == "staff":
+        channel = "email"  # staff are written to by email only
     context = {field: SAMPLE.get(field) for field in model.model_fields}
     rendered = ctx.renderer.render(name, language=language, channel=channel, context=context)
     counted = sms.segments(rendered.body.rstrip("\n")) if channel == "sms" else None
