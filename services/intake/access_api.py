@@ -87,7 +87,9 @@ class AuditView(BaseModel):
     actor_kind: str = Field(description="'staff' or 'api_key'")
     actor_role: str | None
     inquiry_id: UUID
-    action: str = Field(description="What was read: 'inquiry.read' (the inquiry), 'inquiry.history' (its history)")
+    action: str = Field(
+        description="What was read: 'inquiry' (the inquiry, or what a staff action answered), 'history' (its history)"
+    )
     correlation_id: str
 
     @classmethod
