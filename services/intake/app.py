@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.intake import api, handlers, open311, status
+from services.intake import access, access_api, api, handlers, open311, status
 from services.intake.api import IntakeContext
 from services.intake.closing import ClosingWorker
 from services.intake.console import web as console
@@ -91,6 +91,7 @@ def create_app(
             routing = await resources.enter_async_context(
                 httpx.AsyncClient(base_url=settings.routing_url, transport=routing_transport, timeout=10.0)
             )
+            access.serve_access(app, runtime)
             await runtime.start()
             closing.start()
             resources.push_async_callback(closing.stop)
@@ -115,6 +116,7 @@ def create_app(
     status.install(app, settings)
     open311.install(app)
     console.install(app, settings)
+    app.include_router(access_api.router)
     return app
 
 
