@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.catalog import datapackage, handlers
 from services.catalog.api import Context, ServiceIdPath
@@ -32,7 +32,7 @@ from shared.contracts.catalog import (
     ResourceId,
 )
 from shared.contracts.envelope import FieldError
-from shared.contracts.text import IsoDate
+from shared.contracts.text import STORABLE, IsoDate
 from shared.http import Problem, ValidationProblem, correlation_id_of
 
 router = APIRouter(prefix="/v1")
@@ -349,6 +349,32 @@ async def import_json(
     if imported.changed:
         ctx.search_cache.clear()
     return ImportResult(services=imported.services, changed=imported.changed)
+
+
+class CsvTables(BaseModel):
+    """HSDS CSV tables as text, by file name: what ``GET /v1/export.zip`` holds, or another directory's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}\.csv$")],
+        Annotated[str, StringConstraints(max_length=900_000), STORABLE],
+    ] = Field(max_length=20, description="CSV text by file name: organizations.csv, services.csv, locations.csv, ...")
+
+
+@router.post(
+    "/import/csv",
+    response_model=ImportResult,
+    responses={422: {"model": ValidationProblem, "description": "Each bad row and why; nothing was stored"}},
+    tags=["hsds"],
+    summary="Load another directory's HSDS CSV tables (their text by file name): every service, or none",
+)
+async def import_csv(tables: CsvTables, ctx: Context, request: Request, _staff: Actor) -> ImportResult | JSONResponse:
+    try:
+        package = datapackage.read_csv_tables(tables.files)
+    except datapackage.InvalidPackage as refused:
+        return JSONResponse(status_code=422, content=ValidationProblem(errors=refused.errors).model_dump())
+    return await import_json(package, ctx, request, _staff)
 
 
 # --- Referrals ----------------------------------------------------------------------------------------------------

@@ -410,3 +410,32 @@ async def test_an_unanswered_referrals_clock_warns_then_escalates_on_the_broker(
         "inquiry.referral_answered",
     ]
     assert events[-1]["late"] is True
+
+
+async def test_hsds_csv_tables_load_back_and_a_bad_row_is_named_by_file_and_line(client: httpx.AsyncClient) -> None:
+    archive = zipfile.ZipFile(io.BytesIO((await client.get("/v1/export.zip")).content))
+    files = {name: archive.read(name).decode() for name in archive.namelist() if name.endswith(".csv")}
+    again = await client.post("/v1/import/csv", json={"files": files}, headers=STAFF)
+    assert again.status_code == 200, again.text
+    assert again.json()["changed"] == 0
+    theirs = {
+        "organizations.csv": "id,name\ntheir-org,Their Organization\n",
+        "services.csv": "id,organization_id,name,description,url\n"
+        "their-reading,their-org,Reading Buddies,Volunteers read with children.,https://example.org/read\n"
+        "their-bad,their-org,Bad,Row,not-a-url\n",
+        "phones.csv": "id,service_id,number\np1,their-reading,(773) 553-1000\n",
+        "languages.csv": "id,service_id,code\nl1,their-reading,en\nl2,their-bad,en\n",
+        "attributes.csv": "id,link_id,link_type,taxonomy_term_id\n"
+        "a1,their-reading,service,psc-category:academics\na2,their-bad,service,psc-category:academics\n",
+    }
+    refused = await client.post("/v1/import/csv", json={"files": theirs}, headers=STAFF)
+    assert refused.status_code == 422
+    assert [error["field"] for error in refused.json()["errors"]] == ["services.csv:3.url"]
+    theirs["services.csv"] = theirs["services.csv"].split("their-bad")[0]
+    loaded = await client.post("/v1/import/csv", json={"files": theirs}, headers=STAFF)
+    assert loaded.json() == {"services": 1, "changed": 1}
+    reading = (await client.get("/v1/services/their-reading")).json()
+    assert (
+        reading["phones"][0]["number"] == "(773) 553-1000"
+        and reading["attributes"][0]["taxonomy_term"]["code"] == "academics"
+    )
