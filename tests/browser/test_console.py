@@ -219,6 +219,12 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     parent.get_by_role("button", name="Ver mi consulta").click()
     expect(parent.get_by_role("alert")).to_contain_text("No encontramos")
 
+    # The parent's form without its CSRF token is refused too (in the parent's language).
+    refused = parent.context.request.post(
+        stack["urls"]["status_page"], form={"reference": reference, "phone_last4": "0148", "lang": "es"}
+    )
+    assert refused.status == 403 and "Este formulario caducó" in refused.text()
+
     # Another network's staff cannot open it.
     other = browser.new_context().new_page()
     sign_in(other, base, account(stack, role="network_staff", network_id="network-2"))
@@ -246,7 +252,10 @@ def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], b
     csv = central.context.request.get(f"{base}/console/dashboard.csv?by=language")
     assert csv.status == 200
     assert csv.text().splitlines()[0].startswith("dimension,group,cases")
-    assert any(line.startswith("language,es,") for line in csv.text().splitlines())
+    assert any(line.startswith("language,Spanish,") for line in csv.text().splitlines())
+    central.get_by_label("By", exact=True).select_option("language")
+    central.get_by_role("button", name="Show").click()
+    expect(central.locator("table.equity")).to_contain_text("Spanish")
 
     # Signing out ends the session.
     page.get_by_role("button", name="Sign out").click()

@@ -9,6 +9,7 @@ RIGHT_TO_LEFT = frozenset({"ar", "ur"})
 
 _STRINGS: dict[str, dict[str, str]] = {
     "en": {
+        "stale": "This form is out of date. Please try again.",
         "title": "Where does my inquiry stand?",
         "intro": "Enter the reference number you were given and the last four digits of your mobile phone.",
         "reference": "Reference number",
@@ -37,6 +38,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "status_closed": "Your inquiry is closed.",
     },
     "es": {
+        "stale": "Este formulario caducó. Inténtelo de nuevo.",
         "title": "¿En qué estado está mi consulta?",
         "intro": "Escriba el número de referencia que le dimos y los últimos cuatro dígitos de su teléfono móvil.",
         "reference": "Número de referencia",
@@ -65,6 +67,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "status_closed": "Su consulta está cerrada.",
     },
     "pl": {
+        "stale": "Ten formularz wygasł. Spróbuj ponownie.",
         "title": "Na jakim etapie jest moje zgłoszenie?",
         "intro": "Wpisz otrzymany numer referencyjny i cztery ostatnie cyfry swojego telefonu komórkowego.",
         "reference": "Numer referencyjny",
@@ -93,6 +96,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "status_closed": "Twoje zgłoszenie jest zamknięte.",
     },
     "zh": {
+        "stale": "此表单已过期。请重试。",
         "title": "我的咨询进展如何？",
         "intro": "请输入您收到的参考编号和您手机号码的最后四位数字。",
         "reference": "参考编号",
@@ -121,6 +125,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "status_closed": "您的咨询已关闭。",
     },
     "ar": {
+        "stale": "انتهت صلاحية هذا النموذج. حاول مرة أخرى.",
         "title": "ما حالة استفساري؟",
         "intro": "أدخل الرقم المرجعي الذي حصلت عليه وآخر أربعة أرقام من هاتفك المحمول.",
         "reference": "الرقم المرجعي",

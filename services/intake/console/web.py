@@ -550,7 +550,9 @@ async def _dashboard_data(me: Session, request: Request) -> dict[str, Any]:
             calendar_error = None
         except LookupError as exc:
             hours, calendar_error = [], str(exc)
-        schools = {str(s["id"]): s["name"] for s in await api.schools()} if dimension == "school" else {}
+        names = {str(s["id"]): str(s["name"]) for s in await api.schools()} if dimension == "school" else {}
+    if dimension == "language":
+        names = {language.value: language.name.title() for language in Language}
     rows = await stats.equity(
         ctx.runtime.pool,
         dimension=dimension,
@@ -572,7 +574,7 @@ async def _dashboard_data(me: Session, request: Request) -> dict[str, Any]:
         "chart_max": max([x.open for x in load] or [1]) or 1,
         "district": district,
         "groups": groups,
-        "school_names": schools,
+        "names": names,
         "dimension": dimension,
         "dimensions": list(stats.DIMENSIONS),
         "since": since.isoformat(),
@@ -620,7 +622,7 @@ async def dashboard_csv(request: Request, me: Session) -> Response:
         writer.writerow(
             [
                 row.dimension,
-                data["school_names"].get(row.key, row.key),
+                data["names"].get(row.key, row.key),
                 row.cases,
                 hours(row.ack_median),
                 hours(row.ack_p90),
@@ -728,7 +730,8 @@ async def status_lookup(request: Request, csrf_token: CsrfField = "") -> Respons
     chosen_lang = form.get("lang")
     lang = chosen_lang if isinstance(chosen_lang, str) else None
     if not session.csrf_matches(request, csrf_token, bound_to=request.cookies.get(session.PRE_SESSION_COOKIE)):
-        return _refused(STALE_FORM)
+        chosen = i18n.language_of(lang)
+        return _status_form(request, chosen, error=i18n.strings(chosen)["stale"], status_code=403, chosen=bool(lang))
     reference, digits, token = (form.get(k) for k in ("reference", "phone_last4", "token"))
     if isinstance(token, str) and token and 20 <= len(token) <= 100:
         factor = parents.Factor(token=token)
