@@ -277,7 +277,8 @@ def read_csv_tables(files: Mapping[str, str]) -> SeedCatalog:
     for line, row in tables["organizations"]:
         places = []
         for _, place in locations.get(row.get("id", ""), []):
-            address = {**place, **{k: v for k, v in addresses.get(place.get("id", ""), {}).items() if v}}
+            found = addresses.get(place.get("id", ""), {})
+            address = {**place, **{k: v for k, v in found.items() if v and k not in ("id", "location_id")}}
             places.append(
                 {k: _number_or_text(k, address.get(k, "")) for k in LocationDetails.model_fields if address.get(k)}
             )
