@@ -6,24 +6,25 @@ docs/screenshots/."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import SCREENSHOTS, account
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 EDISON = "609794"  # Thomas A Edison Regional Gifted Center ES, served by Network 1
 _axe = Axe()
 
 
-def accessible(page: Page) -> None:
+async def accessible(page: Page) -> None:
     """axe-core in the page: no serious or critical violation."""
-    results = _axe.run(page)
+    results = await _axe.run(page)
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
         for v in results.response["violations"]
@@ -32,18 +33,19 @@ def accessible(page: Page) -> None:
     assert not bad, f"{page.url}: {bad}"
 
 
-def parent_mail(staff: BrowserContext, stack: dict[str, Any], address: str) -> str:
+async def parent_mail(staff: BrowserContext, stack: dict[str, Any], address: str) -> str:
     """The text of the first email the mail catcher caught for ``address`` (notify's acknowledgment)."""
     api = stack["urls"]["mail_catcher_api"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        listed = staff.request.get(api).json()["messages"]
+        listed = (await (await staff.request.get(api)).json())["messages"]
         mine = [m for m in listed if any(to["Address"] == address for to in m["To"])]
         if mine:
             first = min(mine, key=lambda m: m["Created"])
-            text: str = staff.request.get(api.removesuffix("messages") + f"message/{first['ID']}").json()["Text"]
+            message = await staff.request.get(api.removesuffix("messages") + f"message/{first['ID']}")
+            text: str = (await message.json())["Text"]
             return text
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
     raise AssertionError(f"no email to the parent within 30 s: {len(listed)} caught")
 
 
@@ -53,17 +55,18 @@ def status_link(text: str, reference: str) -> str:
     return found.group(0)
 
 
-def seed_open_inquiries(context: BrowserContext, stack: dict[str, Any]) -> int:
+async def seed_open_inquiries(context: BrowserContext, stack: dict[str, Any]) -> int:
     """A few open inquiries in several networks and languages (a district system's API key), for the dashboard."""
     intake = stack["urls"]["intake_api"]
     key = {"X-API-Key": stack["demo_api_keys"][0]["key"]}
-    locations = context.request.get(
+    listed = await context.request.get(
         stack["urls"]["catalog_api"].removesuffix("/resources") + "/locations?kind=school&per_page=100"
-    ).json()["contents"]
+    )
+    locations = (await listed.json())["contents"]
     schools = list({school["network"]: int(school["school_id"]) for school in locations if school["network"]}.values())
     languages = ["en", "es", "pl", "zh", "ar"]
     for n, school_id in enumerate(schools[:8]):
-        answer = context.request.post(
+        answer = await context.request.post(
             intake,
             headers=key,
             data={
@@ -78,186 +81,184 @@ def seed_open_inquiries(context: BrowserContext, stack: dict[str, Any]) -> int:
                 "channel": "web",
             },
         )
-        assert answer.status == 201, answer.text()
+        assert answer.status == 201, await answer.text()
     return min(len(schools), 8)
 
 
-def sign_in(page: Page, base: str, who: dict[str, str]) -> None:
-    page.goto(f"{base}/console/")
-    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
-    page.get_by_label("Username").fill(who["username"])
-    page.get_by_label("Password").fill(who["password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Open inquiries")).to_be_visible()
+async def sign_in(page: Page, base: str, who: dict[str, str]) -> None:
+    await page.goto(f"{base}/console/")
+    await expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    await page.get_by_label("Username").fill(who["username"])
+    await page.get_by_label("Password").fill(who["password"])
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Open inquiries")).to_be_visible()
 
 
-def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], browser: Browser) -> None:
+async def test_a_phone_inquiry_from_entry_to_the_parents_page(stack: dict[str, Any], browser: Browser) -> None:
     base = stack["urls"]["console"].removesuffix("/console/")
-    staff = browser.new_context(viewport={"width": 1360, "height": 900})
-    page = staff.new_page()
-    page.goto(f"{base}/console/sign-in")
-    accessible(page)
-    sign_in(page, base, account(stack, role="network_staff", network_id="network-1"))
+    staff = await browser.new_context(viewport={"width": 1360, "height": 900})
+    page = await staff.new_page()
+    await page.goto(f"{base}/console/sign-in")
+    await accessible(page)
+    await sign_in(page, base, account(stack, role="network_staff", network_id="network-1"))
     queue_url = page.url
-    accessible(page)
+    await accessible(page)
 
     # A colleague's queue is open in another tab: it never reloads.
-    watcher = staff.new_page()
-    watcher.goto(queue_url)
+    watcher = await staff.new_page()
+    await watcher.goto(queue_url)
 
     # A parent calls: staff enter the inquiry, the school picked from the directory.
-    page.get_by_role("link", name="New inquiry").click()
-    expect(page.get_by_role("heading", name=re.compile("Enter an inquiry"))).to_be_visible()
-    accessible(page)
-    page.get_by_label("Came in by").select_option("phone")
-    page.get_by_label("Parent's name").fill("Rosa Delgado")
-    page.get_by_label("Mobile phone").fill("+1 312 555 0148")
-    page.get_by_label("Email").fill("rosa.delgado@example.org")
-    page.get_by_label("Parent's language").select_option("es")
-    page.get_by_label("The parent agrees to text messages").check()
-    page.get_by_label("School (type its name)").fill(EDISON)
-    page.get_by_label("Grade").select_option("4")
-    page.get_by_label("Category").select_option("attendance")
-    page.get_by_label("The concern, in the parent's words").fill("Mi hija tiene ausencias marcadas por error.")
-    page.get_by_role("button", name="Record the inquiry").click()
-    expect(page.locator("#created")).to_contain_text("recorded")
-    reference = page.locator("#created a").inner_text()
+    await page.get_by_role("link", name="New inquiry").click()
+    await expect(page.get_by_role("heading", name=re.compile("Enter an inquiry"))).to_be_visible()
+    await accessible(page)
+    await page.get_by_label("Came in by").select_option("phone")
+    await page.get_by_label("Parent's name").fill("Rosa Delgado")
+    await page.get_by_label("Mobile phone").fill("+1 312 555 0148")
+    await page.get_by_label("Email").fill("rosa.delgado@example.org")
+    await page.get_by_label("Parent's language").select_option("es")
+    await page.get_by_label("The parent agrees to text messages").check()
+    await page.get_by_label("School (type its name)").fill(EDISON)
+    await page.get_by_label("Grade").select_option("4")
+    await page.get_by_label("Category").select_option("attendance")
+    await page.get_by_label("The concern, in the parent's words").fill("Mi hija tiene ausencias marcadas por error.")
+    await page.get_by_role("button", name="Record the inquiry").click()
+    await expect(page.locator("#created")).to_contain_text("recorded")
+    reference = await page.locator("#created a").inner_text()
     assert re.fullmatch(r"PSC-\d{2}-\d{6}", reference), reference
     inquiry_url = f"{base}/console/inquiries/{reference}"
 
     # The queue shows it once routing has assigned it, without a reload (the page polls for new rows).
-    expect(watcher.locator("#queue-rows tr", has_text=reference)).to_be_visible(timeout=45_000)
-    watcher.close()
+    await expect(watcher.locator("#queue-rows tr", has_text=reference)).to_be_visible(timeout=45_000)
+    await watcher.close()
     row = page.locator("#queue-rows tr", has_text=reference)
-    expect(row).to_be_visible(timeout=45_000)
-    expect(row).to_contain_text("Network 1")
-    expect(row).to_contain_text("Thomas A Edison")
+    await expect(row).to_be_visible(timeout=45_000)
+    await expect(row).to_contain_text("Network 1")
+    await expect(row).to_contain_text("Thomas A Edison")
 
     # Search by parent name: POSTed, so the name is in no URL.
-    page.get_by_label("Parent name").fill("Delgado")
-    page.get_by_role("button", name="Search").click()
-    expect(page.locator("#queue-rows tr", has_text=reference)).to_be_visible()
+    await page.get_by_label("Parent name").fill("Delgado")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("#queue-rows tr", has_text=reference)).to_be_visible()
     assert "Delgado" not in page.url
-    page.get_by_label("Parent name").fill("Nobody Here")
-    page.get_by_role("button", name="Search").click()
-    expect(page.locator("#queue-rows")).to_contain_text("No open inquiries.")
-    page.goto(queue_url)
-    accessible(page)
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    await page.get_by_label("Parent name").fill("Nobody Here")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("#queue-rows")).to_contain_text("No open inquiries.")
+    await page.goto(queue_url)
+    await accessible(page)
+    await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
 
     # Acknowledge, add a note the parent sees, resolve.
-    row.get_by_role("link", name=reference).click()
-    expect(page.locator("#h-routing + p")).to_contain_text("Network 1")
-    accessible(page)
-    page.get_by_role("button", name="Acknowledge").click()
-    expect(page.get_by_text("Done: Acknowledge.")).to_be_visible()
+    await row.get_by_role("link", name=reference).click()
+    await expect(page.locator("#h-routing + p")).to_contain_text("Network 1")
+    await accessible(page)
+    await page.get_by_role("button", name="Acknowledge").click()
+    await expect(page.get_by_text("Done: Acknowledge.")).to_be_visible()
     # Give it to a colleague of the same network and tier: routing reassigns, and its event reaches the history.
-    colleagues = [
-        value
-        for value in page.locator("#staff_id option").evaluate_all("options => options.map(o => o.value)")
-        if value.startswith("network-1-staff") and value != "network-1-staff-1"
-    ]
+    options = await page.locator("#staff_id option").evaluate_all("options => options.map(o => o.value)")
+    colleagues = [value for value in options if value.startswith("network-1-staff") and value != "network-1-staff-1"]
     assert colleagues, "routing lists no colleague to reassign to"
-    page.get_by_label("Reassign to").select_option(colleagues[0])
-    page.get_by_role("button", name="Reassign").click()
-    expect(page.get_by_text("Done: Reassign.")).to_be_visible()
+    await page.get_by_label("Reassign to").select_option(colleagues[0])
+    await page.get_by_role("button", name="Reassign").click()
+    await expect(page.get_by_text("Done: Reassign.")).to_be_visible()
     for _ in range(40):
-        if "inquiry.reassigned" in page.locator("#h-history ~ table").first.inner_text():
+        if "inquiry.reassigned" in await page.locator("#h-history ~ table").first.inner_text():
             break
-        page.wait_for_timeout(250)
-        page.reload()
-    expect(page.locator("#h-routing + p")).to_contain_text(colleagues[0])
-    page.get_by_label("Note", exact=True).fill("Hablamos con la escuela; revisan la asistencia.")
-    page.get_by_label("Visible to the parent").check()
-    page.get_by_role("button", name="Add note").click()
-    expect(page.get_by_text("Done: Add note.")).to_be_visible()
-    page.get_by_label("Resolution (written to the parent)").fill("La escuela corrigió las ausencias.")
-    page.get_by_role("button", name="Resolve").click()
-    expect(page.get_by_text("Done: Resolve.")).to_be_visible()
-    expect(page.locator("h1 .status")).to_have_text("resolved")
-    expect(page.locator("#h-history ~ table").first).to_contain_text("inquiry.resolved")
-    page.screenshot(path=str(SCREENSHOTS / "inquiry.png"), full_page=True)
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(page.locator("#h-routing + p")).to_contain_text(colleagues[0])
+    await page.get_by_label("Note", exact=True).fill("Hablamos con la escuela; revisan la asistencia.")
+    await page.get_by_label("Visible to the parent").check()
+    await page.get_by_role("button", name="Add note").click()
+    await expect(page.get_by_text("Done: Add note.")).to_be_visible()
+    await page.get_by_label("Resolution (written to the parent)").fill("La escuela corrigió las ausencias.")
+    await page.get_by_role("button", name="Resolve").click()
+    await expect(page.get_by_text("Done: Resolve.")).to_be_visible()
+    await expect(page.locator("h1 .status")).to_have_text("resolved")
+    await expect(page.locator("#h-history ~ table").first).to_contain_text("inquiry.resolved")
+    await page.screenshot(path=str(SCREENSHOTS / "inquiry.png"), full_page=True)
 
     # A form without its CSRF token is refused, and nothing changes.
-    refused = staff.request.post(f"{inquiry_url}/notes", form={"text": "no token"})
+    refused = await staff.request.post(f"{inquiry_url}/notes", form={"text": "no token"})
     assert refused.status == 403
-    refused = staff.request.post(f"{inquiry_url}/notes", form={"text": "wrong", "csrf_token": "0" * 64})
+    refused = await staff.request.post(f"{inquiry_url}/notes", form={"text": "wrong", "csrf_token": "0" * 64})
     assert refused.status == 403
-    page.reload()
-    expect(page.get_by_text("no token")).to_have_count(0)
+    await page.reload()
+    await expect(page.get_by_text("no token")).to_have_count(0)
 
     # The parent follows the link in the acknowledgment (notify's email, caught by the stack's mail catcher): the page
     # is in the inquiry's language, Spanish, and shows the resolution.
-    link = status_link(parent_mail(staff, stack, "rosa.delgado@example.org"), reference)
-    parent = browser.new_context(viewport={"width": 1000, "height": 800}).new_page()
-    parent.goto(link)
-    expect(parent.locator("html")).to_have_attribute("lang", "es")
-    expect(parent.locator("#parent-status")).to_have_text("Resuelta")
-    expect(parent.get_by_text("La escuela corrigió las ausencias.")).to_be_visible()
+    link = status_link(await parent_mail(staff, stack, "rosa.delgado@example.org"), reference)
+    parent = await (await browser.new_context(viewport={"width": 1000, "height": 800})).new_page()
+    await parent.goto(link)
+    await expect(parent.locator("html")).to_have_attribute("lang", "es")
+    await expect(parent.locator("#parent-status")).to_have_text("Resuelta")
+    await expect(parent.get_by_text("La escuela corrigió las ausencias.")).to_be_visible()
 
     # Or by reference and the phone's last four digits, in the form (POSTed: no digits in the URL).
-    parent.goto(stack["urls"]["status_page"])
-    accessible(parent)
-    parent.get_by_label("Reference number").fill(reference)
-    parent.get_by_label("Last four digits of your mobile phone").fill("0148")
-    parent.get_by_role("button", name="Show my inquiry").click()
-    expect(parent.locator("html")).to_have_attribute("lang", "es")
-    expect(parent.locator("#parent-status")).to_have_text("Resuelta")
-    expect(parent.get_by_text("Hablamos con la escuela; revisan la asistencia.")).to_be_visible()
+    await parent.goto(stack["urls"]["status_page"])
+    await accessible(parent)
+    await parent.get_by_label("Reference number").fill(reference)
+    await parent.get_by_label("Last four digits of your mobile phone").fill("0148")
+    await parent.get_by_role("button", name="Show my inquiry").click()
+    await expect(parent.locator("html")).to_have_attribute("lang", "es")
+    await expect(parent.locator("#parent-status")).to_have_text("Resuelta")
+    await expect(parent.get_by_text("Hablamos con la escuela; revisan la asistencia.")).to_be_visible()
     assert "0148" not in parent.url
-    accessible(parent)
-    parent.screenshot(path=str(SCREENSHOTS / "status-page.png"), full_page=True)
+    await accessible(parent)
+    await parent.screenshot(path=str(SCREENSHOTS / "status-page.png"), full_page=True)
     # Right to left in Arabic, by the language switcher.
-    parent.get_by_role("button", name="العربية").click()
-    expect(parent.locator("html")).to_have_attribute("dir", "rtl")
-    expect(parent.locator("#parent-status")).to_have_text("تم الحل")
-    accessible(parent)
+    await parent.get_by_role("button", name="العربية").click()
+    await expect(parent.locator("html")).to_have_attribute("dir", "rtl")
+    await expect(parent.locator("#parent-status")).to_have_text("تم الحل")
+    await accessible(parent)
     # A wrong factor shows nothing of the inquiry.
-    parent.goto(f"{stack['urls']['status_page']}?lang=es")
-    parent.get_by_label("Número de referencia").fill(reference)
-    parent.get_by_label("Últimos cuatro dígitos de su teléfono móvil").fill("9999")
-    parent.get_by_role("button", name="Ver mi consulta").click()
-    expect(parent.get_by_role("alert")).to_contain_text("No encontramos")
+    await parent.goto(f"{stack['urls']['status_page']}?lang=es")
+    await parent.get_by_label("Número de referencia").fill(reference)
+    await parent.get_by_label("Últimos cuatro dígitos de su teléfono móvil").fill("9999")
+    await parent.get_by_role("button", name="Ver mi consulta").click()
+    await expect(parent.get_by_role("alert")).to_contain_text("No encontramos")
 
     # The parent's form without its CSRF token is refused too (in the parent's language).
-    refused = parent.context.request.post(
+    refused = await parent.context.request.post(
         stack["urls"]["status_page"], form={"reference": reference, "phone_last4": "0148", "lang": "es"}
     )
-    assert refused.status == 403 and "Este formulario caducó" in refused.text()
+    assert refused.status == 403 and "Este formulario caducó" in await refused.text()
 
     # Another network's staff cannot open it.
-    other = browser.new_context().new_page()
-    sign_in(other, base, account(stack, role="network_staff", network_id="network-2"))
-    other.goto(inquiry_url)
-    expect(other.get_by_role("heading", name="No such inquiry")).to_be_visible()
-    expect(other.get_by_text("Rosa Delgado")).to_have_count(0)
+    other = await (await browser.new_context()).new_page()
+    await sign_in(other, base, account(stack, role="network_staff", network_id="network-2"))
+    await other.goto(inquiry_url)
+    await expect(other.get_by_role("heading", name="No such inquiry")).to_be_visible()
+    await expect(other.get_by_text("Rosa Delgado")).to_have_count(0)
 
     # Central staff: every network's queue, the dashboard with the equity view, and its CSV.
-    central = browser.new_context(viewport={"width": 1360, "height": 1000}).new_page()
-    sign_in(central, base, account(stack, role="central_staff", network_id="central"))
-    expect(central.get_by_label("Network")).to_be_visible()
-    seeded = seed_open_inquiries(central.context, stack)
-    central.get_by_role("link", name="Dashboard").click()
-    expect(central.get_by_role("heading", name="Dashboard")).to_be_visible()
+    central = await (await browser.new_context(viewport={"width": 1360, "height": 1000})).new_page()
+    await sign_in(central, base, account(stack, role="central_staff", network_id="central"))
+    await expect(central.get_by_label("Network")).to_be_visible()
+    seeded = await seed_open_inquiries(central.context, stack)
+    await central.get_by_role("link", name="Dashboard").click()
+    await expect(central.get_by_role("heading", name="Dashboard")).to_be_visible()
     for _ in range(40):  # routing assigns them in a moment
-        if "Not routed yet" not in central.locator("section[aria-labelledby=h-load] table").inner_text():
+        if "Not routed yet" not in await central.locator("section[aria-labelledby=h-load] table").inner_text():
             break
-        central.wait_for_timeout(250)
-        central.reload()
-    assert int(central.locator(".tiles li").first.locator(".n").inner_text()) >= seeded
-    expect(central.locator("svg.chart rect.bar-open").first).to_be_visible()
-    expect(central.locator("table.equity")).to_contain_text("District")
-    accessible(central)
-    central.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
-    csv = central.context.request.get(f"{base}/console/dashboard.csv?by=language")
+        await central.wait_for_timeout(250)
+        await central.reload()
+    assert int(await central.locator(".tiles li").first.locator(".n").inner_text()) >= seeded
+    await expect(central.locator("svg.chart rect.bar-open").first).to_be_visible()
+    await expect(central.locator("table.equity")).to_contain_text("District")
+    await accessible(central)
+    await central.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    csv = await central.context.request.get(f"{base}/console/dashboard.csv?by=language")
     assert csv.status == 200
-    assert csv.text().splitlines()[0].startswith("dimension,group,cases")
-    assert any(line.startswith("language,Spanish,") for line in csv.text().splitlines())
-    central.get_by_label("By", exact=True).select_option("language")
-    central.get_by_role("button", name="Show").click()
-    expect(central.locator("table.equity")).to_contain_text("Spanish")
+    table = (await csv.text()).splitlines()
+    assert table[0].startswith("dimension,group,cases")
+    assert any(line.startswith("language,Spanish,") for line in table)
+    await central.get_by_label("By", exact=True).select_option("language")
+    await central.get_by_role("button", name="Show").click()
+    await expect(central.locator("table.equity")).to_contain_text("Spanish")
 
     # Signing out ends the session.
-    page.get_by_role("button", name="Sign out").click()
-    page.goto(queue_url)
-    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    await page.get_by_role("button", name="Sign out").click()
+    await page.goto(queue_url)
+    await expect(page).to_have_url(re.compile(r"/console/sign-in$"))
