@@ -429,6 +429,17 @@ async def test_another_network_s_staff_get_the_404_of_an_unknown_inquiry_and_nob
     assert (await get(env, inquiry["id"]))["status"] == "assigned"
 
 
+async def test_reads_of_a_case_are_in_the_audit_log_with_who_what_and_when(env: dict[str, Any]) -> None:
+    inquiry = await assigned(env)
+    assert (await env["intake"].get(f"/v1/inquiries/{inquiry['id']}/history", headers=NETWORK_1)).status_code == 200
+    assert (await post(env, inquiry["id"], "acknowledge", {})).status_code == 200
+    audit = await env["intake"].get("/v1/audit", params={"inquiry": inquiry["id"]})
+    assert audit.status_code == 200, audit.text
+    mine = [(e["actor_id"], e["action"]) for e in audit.json()["entries"] if e["actor_id"] == STAFF]
+    assert sorted(mine) == [(STAFF, "history"), (STAFF, "inquiry")]
+    assert all(e["at"] == env["clock"].now().isoformat().replace("+00:00", "Z") for e in audit.json()["entries"])
+
+
 async def test_sweeps_of_several_replicas_close_each_due_inquiry_once(env: dict[str, Any]) -> None:
     resolved = []
     for _ in range(8):
