@@ -15,11 +15,18 @@ from services.notify.api import NotifyContext
 from services.notify.dispatcher import DeliveryDispatcher
 from services.notify.handlers import Rules
 from services.notify.providers import SmsSender, SmtpSender
+from services.notify.resource_waits import resource_wait_sweeper
 from services.notify.settings import NotifySettings
-from services.notify.subscribers import InquiryEventsSubscriber, RoutingEventsSubscriber, StaffSubscriber
+from services.notify.subscribers import (
+    CatalogRepliesSubscriber,
+    InquiryEventsSubscriber,
+    RoutingEventsSubscriber,
+    StaffSubscriber,
+)
 from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.clock import Clock, clock_span
+from shared.contracts.catalog import LookupResources
 from shared.contracts.notifications import (
     ContactOptedIn,
     ContactOptedOut,
@@ -29,7 +36,14 @@ from shared.contracts.notifications import (
     NotificationSent,
     NotificationSuppressed,
 )
-from shared.contracts.topics import INQUIRY_EVENTS, NOTIFICATION_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
+from shared.contracts.topics import (
+    CATALOG_LOOKUPS,
+    INQUIRY_EVENTS,
+    NOTIFICATION_EVENTS,
+    NOTIFY_CATALOG_REPLIES,
+    ROUTING_EVENTS,
+    STAFF_EVENTS,
+)
 from shared.http import create_http_app
 from shared.service import run_service, running_service
 
@@ -75,6 +89,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 help_contact=settings.help_contact,
                 max_attempts=settings.max_attempts,
                 time_scale=clock_span(clock, timedelta(seconds=1)).total_seconds(),
+                resources_wait_seconds=settings.resources_wait_seconds,
             )
             dispatcher = DeliveryDispatcher(
                 runtime.pool,
@@ -93,6 +108,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 (InquiryEventsSubscriber(clock=clock, renderer=renderer, rules=rules), INQUIRY_EVENTS),
                 (RoutingEventsSubscriber(clock=clock, renderer=renderer, rules=rules), ROUTING_EVENTS),
                 (StaffSubscriber(clock=clock), STAFF_EVENTS),
+                (CatalogRepliesSubscriber(clock=clock, renderer=renderer), NOTIFY_CATALOG_REPLIES),
             ):
                 runtime.subscribe(
                     subscriber, topic=topic, unit_of_work=PostgresNotifyUnitOfWork, also_on_commit=dispatcher.wake
@@ -110,9 +126,19 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 " why), or the SMS provider reported on it: keyed by inquiry id. A parent opted out of or back in to a"
                 " channel: keyed by the contact key (an HMAC of the number or address, never the number itself).",
             )
+            runtime.broker.publisher(
+                CATALOG_LOOKUPS,
+                schema=LookupResources,
+                description="The acknowledgment's resources: a lookup by the inquiry's category, its reply to"
+                f" {NOTIFY_CATALOG_REPLIES}, keyed by the submission's correlation id (request id: one per"
+                " acknowledgment).",
+            )
+            sweeper = resource_wait_sweeper(runtime.pool, clock=clock, on_released=dispatcher.wake)
             await runtime.start()
             await dispatcher.start()
             resources.push_async_callback(dispatcher.stop)  # stops first: callbacks run in reverse
+            sweeper.start()
+            resources.push_async_callback(sweeper.stop)
             app.state.context = NotifyContext(
                 runtime,
                 renderer=renderer,
@@ -124,7 +150,11 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             )
 
             async def readiness() -> dict[str, bool]:
-                return {**await runtime.readiness(), "dispatcher": dispatcher.running}
+                return {
+                    **await runtime.readiness(),
+                    "dispatcher": dispatcher.running,
+                    "resource_wait_sweeper": sweeper.running,
+                }
 
             app.state.readiness = readiness
             yield

@@ -39,6 +39,17 @@ class ParentMessage(BaseModel):
     status_url: str | None = Field(description="The parent's status page link; None when intake gave no token")
 
 
+class AcknowledgmentMessage(ParentMessage):
+    """The acknowledgment: up to three resources from the catalog that fit the inquiry's category (None: none)."""
+
+    resource_1: str | None = Field(None, description="A resource's name, in the parent's language when it has it")
+    resource_1_contact: str | None = Field(None, description="How to reach it: its number, its web page")
+    resource_2: str | None = None
+    resource_2_contact: str | None = None
+    resource_3: str | None = None
+    resource_3_contact: str | None = None
+
+
 class QuestionMessage(ParentMessage):
     question: str = Field(description="What the parent is asked for (inquiry.waiting_on_parent)")
 
@@ -75,7 +86,7 @@ class MessageKind:
 
 
 MESSAGES: dict[str, MessageKind] = {
-    "inquiry_received": MessageKind("parent", ParentMessage, essential=True),
+    "inquiry_received": MessageKind("parent", AcknowledgmentMessage, essential=True),
     "inquiry_assigned": MessageKind("parent", ParentMessage, essential=False),
     "inquiry_escalated": MessageKind("parent", ParentMessage, essential=False),
     "inquiry_waiting_on_parent": MessageKind("parent", QuestionMessage, essential=True),
@@ -290,7 +301,7 @@ def status_url(base_url: str, contact: Contact) -> str | None:
     return f"{base_url.rstrip('/')}/status/{contact.reference}?token={contact.status_token}"
 
 
-def parent_context(contact: Contact, *, status_base_url: str, **extra: str) -> dict[str, str | None]:
+def parent_context(contact: Contact, *, status_base_url: str, **extra: str | None) -> dict[str, str | None]:
     return {
         "parent_name": contact.name,
         "reference": contact.reference,

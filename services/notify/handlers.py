@@ -9,13 +9,13 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from services.notify import domain, sms, steps
+from services.notify import domain, resources, sms, steps
 from services.notify.domain import (
     STAFF_MESSAGES,
     Channel,
@@ -29,6 +29,7 @@ from services.notify.domain import (
 )
 from services.notify.signing import contact_key
 from services.notify.unit_of_work import NotifyUnitOfWork
+from shared.contracts.catalog import LookupRejected, LookupReplied
 from shared.contracts.envelope import InquiryEvent, event_parser
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import CASE_EVENTS
@@ -46,7 +47,7 @@ from shared.contracts.routing import (
     InquirySlaWarning,
     StaffUpdated,
 )
-from shared.contracts.topics import NOTIFICATION_EVENTS
+from shared.contracts.topics import CATALOG_LOOKUPS, NOTIFICATION_EVENTS
 
 ROUTING_EVENTS_TOLD = (InquiryAssigned, InquiryEscalated, InquirySlaWarning, InquiryReassigned, InquiryRerouted)
 """Routing's events notify acts on (the rest of ``psc.routing.events`` is skipped)."""
@@ -65,6 +66,9 @@ class Rules:
     max_attempts: int = 6
     time_scale: float = 1.0
     """The clock's time per real second (PSC_CLOCK_SPEED), so retries wait as long on the wall at any speed."""
+    resources_wait_seconds: float = 0.0
+    """How long the acknowledgment's email waits for the catalog's resources (PSC_NOTIFY_RESOURCES_WAIT_SECONDS,
+    wall seconds); 0: no lookup, the email goes at once without resources."""
 
 
 # --- steps of the case ------------------------------------------------------------------------------------------------
@@ -134,7 +138,81 @@ async def apply_case_events(
         contacts[event.inquiry_id] = step.contact
     if offices:
         await uow.contacts.set_offices(offices=list(offices.items()), now=now)
-    await _queue(uow, planned, now=now)
+    if rules.resources_wait_seconds > 0 and submitted:
+        # The service clock's due time is a backstop: the wait is released on the wall (see release_overdue).
+        until = now + timedelta(seconds=rules.resources_wait_seconds * rules.time_scale)
+        planned = resources.hold(planned, until=until)
+    inserted = await _queue(uow, planned, now=now)
+    await _ask_for_resources(uow, submitted, planned, inserted, contacts=contacts, rules=rules, now=now)
+
+
+async def _ask_for_resources(
+    uow: NotifyUnitOfWork,
+    submitted: Sequence[InquirySubmitted],
+    planned: Sequence[PlannedDelivery],
+    inserted: set[UUID],
+    *,
+    contacts: dict[UUID, Contact],
+    rules: Rules,
+    now: datetime,
+) -> None:
+    """One lookup per acknowledgment whose email was queued held just now (a redelivery asks nothing again)."""
+    held = {p.event_id for p in planned if p.id in inserted and p.reason == resources.WAITING_REASON}
+    asking = {e.event_id: e for e in submitted if e.event_id in held}
+    if not asking:
+        return
+    waits = [
+        resources.ResourceWait(
+            request_id=resources.request_id_for(e.event_id),
+            inquiry_id=e.inquiry_id,
+            event_id=e.event_id,
+            category=e.category.value,
+            language=contacts[e.inquiry_id].language,
+        )
+        for e in asking.values()
+    ]
+    started = await uow.resources.start(waits=waits, wait_seconds=rules.resources_wait_seconds, now=now)
+    for event in asking.values():
+        if resources.request_id_for(event.event_id) in started:
+            uow.emit(CATALOG_LOOKUPS, resources.lookup_for(event, now=now))
+
+
+async def fill_resources(
+    uow: NotifyUnitOfWork, replies: Sequence[LookupReplied | LookupRejected], *, renderer: Renderer, now: datetime
+) -> int:
+    """The catalog answered: the held acknowledgment emails are rendered again with its resources (in the email's
+    language, English names where the catalog has no translation) and go now. A refusal releases them as planned.
+    A reply after the wait, or a second copy of one, changes nothing. Returns how many emails were released."""
+    released = 0
+    for reply in replies:
+        if reply.request_id is None:
+            continue
+        if isinstance(reply, LookupRejected):
+            events = await uow.resources.settle(
+                request_ids=[reply.request_id], outcome="rejected", resources=None, now=now
+            )
+            await uow.resources.release_as_planned(event_ids=events, now=now)
+            continue
+        events = await uow.resources.settle(
+            request_ids=[reply.request_id], outcome="answered", resources=len(reply.results), now=now
+        )
+        releases = []
+        for held in await uow.resources.held(event_ids=events):
+            context = held.context | resources.resource_variables(reply.results, held.language)
+            rendered = renderer.render(domain.ACKNOWLEDGMENT, language=held.language, channel="email", context=context)
+            releases.append((held.delivery_id, rendered, context))
+        await uow.resources.release(releases=releases, now=now)
+        released += len(releases)
+    return released
+
+
+async def release_overdue(uow: NotifyUnitOfWork, *, limit: int, now: datetime) -> int:
+    """The acknowledgments that waited their time for the catalog go without resources. Returns how many lookups
+    timed out."""
+    events = await uow.resources.settle_overdue(limit=limit, now=now)
+    if events:
+        await uow.resources.release_as_planned(event_ids=events, now=now)
+    return len(events)
 
 
 def _addresses(contacts: Any, staff: Any) -> list[tuple[str, str]]:
@@ -148,11 +226,12 @@ def _addresses(contacts: Any, staff: Any) -> list[tuple[str, str]]:
     return found
 
 
-async def _queue(uow: NotifyUnitOfWork, planned: Sequence[PlannedDelivery], *, now: datetime) -> None:
+async def _queue(uow: NotifyUnitOfWork, planned: Sequence[PlannedDelivery], *, now: datetime) -> set[UUID]:
     inserted = await uow.deliveries.insert(planned=planned, now=now)
     for delivery in planned:
         if delivery.status == "suppressed" and delivery.id in inserted:
             uow.emit(NOTIFICATION_EVENTS, domain.notification_suppressed(delivery, now=now, reason=delivery.reason))
+    return inserted
 
 
 async def follow_staff(uow: NotifyUnitOfWork, events: Sequence[StaffUpdated], *, now: datetime) -> None:

@@ -57,6 +57,14 @@ class NotifySettings(ServiceSettings):
         description="What a HELP text is answered with, after the office's name",
     )
 
+    resources_wait_seconds: float = Field(
+        2.5,
+        ge=0,
+        le=60,
+        description="How long the acknowledgment's email waits for the catalog's resources (wall seconds, whatever"
+        " PSC_CLOCK_SPEED); then it goes without them. 0: no lookup, the email goes at once",
+    )
+
     dispatch_batch: int = Field(200, ge=1, description="Deliveries one dispatcher round claims")
     max_attempts: int = Field(6, ge=1, description="Sending attempts before a delivery is given up as failed")
     sending_lease_seconds: int = Field(300, ge=10, description="A claim older than this is taken again")

@@ -28,6 +28,7 @@ from services.notify.domain import (
     plan_parent_message,
     plan_staff_message,
 )
+from services.notify.resources import NO_RESOURCES
 from shared.contracts.envelope import InquiryEvent
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import (
@@ -75,10 +76,10 @@ def chicago(moment: datetime | None) -> str:
 def step_for(event: InquiryEvent, contact: Contact, directory: Directory, *, now: datetime) -> Step:
     """The deliveries ``event`` asks for; none for an event no one is told of."""
     contact = _with_office(event, contact)
-    parent: tuple[str, dict[str, str]] | None = None
+    parent: tuple[str, dict[str, str | None]] | None = None
     staff: list[tuple[str, str, dict[str, str]]] = []
     if isinstance(event, InquirySubmitted):
-        parent = ("inquiry_received", {})
+        parent = ("inquiry_received", dict(NO_RESOURCES))  # filled in when the catalog answers
     elif isinstance(event, InquiryAssigned):
         parent = ("inquiry_assigned", {})
         staff.append(("staff_assigned", event.assignee_id or "", {"tier": event.tier, "due_at": chicago(event.due_at)}))
@@ -102,9 +103,9 @@ def step_for(event: InquiryEvent, contact: Contact, directory: Directory, *, now
         parent = ("inquiry_reopened", {})
     deliveries: list[PlannedDelivery] = []
     if parent is not None:
-        template, extra = parent
-        context = parent_context(contact, status_base_url=directory.status_base_url, **extra)
-        plan = Plan(template, context, event.event_id, event.correlation_id, now)
+        template, variables = parent
+        told = parent_context(contact, status_base_url=directory.status_base_url, **variables)
+        plan = Plan(template, told, event.event_id, event.correlation_id, now)
         deliveries += plan_parent_message(
             contact,
             plan,

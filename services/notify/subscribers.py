@@ -12,6 +12,7 @@ from services.notify.domain import Renderer
 from services.notify.handlers import CASE_EVENTS_TOLD, ROUTING_EVENTS_TOLD, Rules
 from services.notify.unit_of_work import NotifyUnitOfWork
 from shared.clock import Clock
+from shared.contracts.catalog import LookupRejected, LookupReplied
 from shared.contracts.envelope import InquiryEvent
 from shared.contracts.routing import StaffUpdated
 from shared.kafka.batch_consumer import Incoming
@@ -58,3 +59,20 @@ class StaffSubscriber(EventSubscriber[StaffUpdated, NotifyUnitOfWork]):
 
     async def handle(self, uow: NotifyUnitOfWork, batch: list[Incoming[StaffUpdated]]) -> None:
         await handlers.follow_staff(uow, [item.message for item in batch], now=self._clock.now())
+
+
+class CatalogRepliesSubscriber(EventSubscriber[LookupReplied | LookupRejected, NotifyUnitOfWork]):
+    """``psc.notify.catalog-replies``: the catalog's answers to notify's lookups; each fills the resources into the
+    acknowledgment it held and releases it (deduplicated by event id; a late or second answer changes nothing)."""
+
+    name = "catalog-replies"
+    handles = (LookupReplied, LookupRejected)
+
+    def __init__(self, *, clock: Clock, renderer: Renderer) -> None:
+        self._clock = clock
+        self._renderer = renderer
+
+    async def handle(self, uow: NotifyUnitOfWork, batch: list[Incoming[LookupReplied | LookupRejected]]) -> None:
+        await handlers.fill_resources(
+            uow, [item.message for item in batch], renderer=self._renderer, now=self._clock.now()
+        )

@@ -16,6 +16,7 @@ from services.notify.domain import (
     Contact,
     DeliveryEntry,
     PlannedDelivery,
+    Rendered,
     StaffMember,
     Suppressed,
 )
@@ -26,6 +27,8 @@ from services.notify.repository import (
     SuppressionRepository,
     WaitingEventRepository,
 )
+from services.notify.resource_lookups import HeldAcknowledgment, ResourceLookupRepository
+from services.notify.resources import ResourceWait
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 
@@ -101,6 +104,24 @@ class Deliveries(Protocol):
     async def fail(self, *, delivery_id: UUID, reason: str, now: datetime) -> None: ...
 
 
+class ResourceLookups(Protocol):
+    async def start(self, *, waits: Sequence[ResourceWait], wait_seconds: float, now: datetime) -> set[UUID]: ...
+
+    async def settle(
+        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
+    ) -> list[UUID]: ...
+
+    async def settle_overdue(self, *, limit: int, now: datetime) -> list[UUID]: ...
+
+    async def held(self, *, event_ids: Collection[UUID]) -> list[HeldAcknowledgment]: ...
+
+    async def release(
+        self, *, releases: Sequence[tuple[UUID, Rendered, dict[str, str | None]]], now: datetime
+    ) -> None: ...
+
+    async def release_as_planned(self, *, event_ids: Collection[UUID], now: datetime) -> None: ...
+
+
 class NotifyUnitOfWork(Outbox, Protocol):
     @property
     def contacts(self) -> Contacts: ...
@@ -117,6 +138,9 @@ class NotifyUnitOfWork(Outbox, Protocol):
     @property
     def deliveries(self) -> Deliveries: ...
 
+    @property
+    def resources(self) -> ResourceLookups: ...
+
 
 class PostgresNotifyUnitOfWork(UnitOfWork):
     contacts: ContactRepository
@@ -124,6 +148,7 @@ class PostgresNotifyUnitOfWork(UnitOfWork):
     waiting: WaitingEventRepository
     suppressions: SuppressionRepository
     deliveries: DeliveryRepository
+    resources: ResourceLookupRepository
 
     def _bind(self, conn: PoolConnectionProxy) -> None:
         self.contacts = ContactRepository(conn)
@@ -131,3 +156,4 @@ class PostgresNotifyUnitOfWork(UnitOfWork):
         self.waiting = WaitingEventRepository(conn)
         self.suppressions = SuppressionRepository(conn)
         self.deliveries = DeliveryRepository(conn)
+        self.resources = ResourceLookupRepository(conn)

@@ -33,6 +33,9 @@ CATALOG_REPLIES: Final = "psc.catalog.replies"
 """The catalog's answers (``catalog.lookup_replied`` / ``_rejected``) when a request names no usable reply topic."""
 CATALOG_EVENTS: Final = "psc.catalog.events"
 """Events from the catalog: ``catalog.resource_updated`` (keyed by service id), ``catalog.resource_upsert_rejected``."""
+NOTIFY_CATALOG_REPLIES: Final = "psc.notify.catalog-replies"
+"""The catalog's answers to notify's lookups (``catalog.lookup_replied`` / ``_rejected``, keyed by correlation id):
+the resources the parent's acknowledgment carries."""
 DEAD_LETTERS: Final = "psc.dead-letters"
 """Records no consumer could process, unchanged, with the reason and their origin in ``dlq.*`` headers."""
 
@@ -48,5 +51,6 @@ ALL_TOPICS: Final = (
     CATALOG_UPSERTS,
     CATALOG_REPLIES,
     CATALOG_EVENTS,
+    NOTIFY_CATALOG_REPLIES,
     DEAD_LETTERS,
 )

@@ -32,6 +32,13 @@ SAMPLE: dict[str, str | None] = {
     "clock": "first response",
     "due_at": "Mon 30 Nov 2026 17:00",
     "help_contact": "Parent Support Center, 773-553-1000",
+    # The acknowledgment's resources from the catalog (the third slot left empty: two were found).
+    "resource_1": "Parent and Educator Partnership (PEP)",
+    "resource_1_contact": "(773) 553-1800, https://www.cps.edu/services-and-supports/special-education/",
+    "resource_2": "Students in Temporary Living Situations (STLS)",
+    "resource_2_contact": "(773) 553-2242",
+    "resource_3": None,
+    "resource_3_contact": None,
 }
 
 
@@ -153,3 +160,33 @@ def test_no_template_uses_a_character_that_forces_ucs2_in_an_english_or_spanish_
             source = RENDERER.env.loader.get_source(RENDERER.env, f"{language}/{template}.sms.txt")[0]  # type: ignore[union-attr]
             literal = re.sub(r"{[{%].*?[}%]}", "", source)
             assert sms.segments(literal).encoding == "GSM-7", f"{language}/{template}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_acknowledgment_email_lists_the_resources_as_text_and_as_an_html_list(language: str) -> None:
+    email = RENDERER.render(
+        "inquiry_received", language=language, channel="email", context=context_of("inquiry_received")
+    )
+    assert "- Parent and Educator Partnership (PEP): (773) 553-1800, https://www.cps.edu/" in email.body
+    assert "- Students in Temporary Living Situations (STLS): (773) 553-2242\n" in email.body
+    assert email.body.count("\n- ") == 2, "the empty third slot adds no line"
+    assert email.html is not None
+    assert "<li>Parent and Educator Partnership (PEP): (773) 553-1800, https://www.cps.edu/" in email.html
+    assert email.html.count("<li>") == 2 and email.html.count("<ul>") == 1
+    text = RENDERER.render("inquiry_received", language=language, channel="sms", context=context_of("inquiry_received"))
+    assert "PEP" not in text.body, "texts name no resource: they keep their two segments"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_acknowledgment_without_resources_has_no_empty_list(language: str) -> None:
+    empty = {name: None for name in SAMPLE if name.startswith("resource_")}
+    with_none = RENDERER.render(
+        "inquiry_received", language=language, channel="email", context=context_of("inquiry_received") | empty
+    )
+    # An acknowledgment stored before resources existed (a resend, a fallback) renders without the variables too.
+    stored_before = {k: v for k, v in context_of("inquiry_received").items() if not k.startswith("resource_")}
+    without = RENDERER.render("inquiry_received", language=language, channel="email", context=stored_before)
+    for email in (with_none, without):
+        assert "\n- " not in email.body and "None" not in email.body
+        assert email.html is not None and "<ul>" not in email.html
+    assert with_none.body == without.body

@@ -10,15 +10,19 @@ from uuid import UUID, uuid4
 
 from fakes import FakeOutbox
 from services.notify.domain import (
+    ACKNOWLEDGMENT,
     AttemptOutcome,
     ClaimedDelivery,
     Contact,
     Delivery,
     DeliveryEntry,
     PlannedDelivery,
+    Rendered,
     StaffMember,
     Suppressed,
 )
+from services.notify.resource_lookups import HeldAcknowledgment
+from services.notify.resources import ResourceWait
 from services.notify.templates import TemplateRenderer
 from shared.contracts.inquiries import InquirySubmitted
 
@@ -270,6 +274,80 @@ class FakeDeliveries:
         row.status, row.reason = "failed", reason
 
 
+@dataclass
+class StoredLookup:
+    """A row of resource_lookups."""
+
+    wait: ResourceWait
+    wait_seconds: float
+    outcome: str | None = None
+    resources: int | None = None
+
+
+class FakeResourceLookups:
+    """The waits for the catalog, over the fake delivery log. The database's wall clock is the test's to say: a wait
+    is over when its request id is in ``overdue``."""
+
+    def __init__(self, deliveries: FakeDeliveries) -> None:
+        self.by_request: dict[UUID, StoredLookup] = {}
+        self.overdue: set[UUID] = set()
+        self._deliveries = deliveries
+
+    async def start(self, *, waits: Sequence[ResourceWait], wait_seconds: float, now: datetime) -> set[UUID]:
+        started = {w.request_id for w in waits if w.request_id not in self.by_request}
+        for w in waits:
+            self.by_request.setdefault(w.request_id, StoredLookup(w, wait_seconds))
+        return started
+
+    async def settle(
+        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
+    ) -> list[UUID]:
+        settled = []
+        for request_id in request_ids:
+            row = self.by_request.get(request_id)
+            if row is not None and row.outcome is None:
+                row.outcome, row.resources = outcome, resources
+                settled.append(row.wait.event_id)
+        return settled
+
+    async def settle_overdue(self, *, limit: int, now: datetime) -> list[UUID]:
+        due = [r for r in self.by_request.values() if r.outcome is None and r.wait.request_id in self.overdue][:limit]
+        for row in due:
+            row.outcome = "timed_out"
+        return [row.wait.event_id for row in due]
+
+    def _held(self, event_ids: Collection[UUID]) -> list[StoredDelivery]:
+        return [
+            row
+            for row in self._deliveries.by_id.values()
+            if row.planned.event_id in event_ids
+            and row.planned.template == ACKNOWLEDGMENT
+            and row.planned.channel == "email"
+            and row.status == "pending"
+            and row.attempts == 0
+        ]
+
+    async def held(self, *, event_ids: Collection[UUID]) -> list[HeldAcknowledgment]:
+        return [
+            HeldAcknowledgment(row.planned.id, row.planned.event_id, row.planned.language, dict(row.planned.context))
+            for row in self._held(event_ids)
+        ]
+
+    async def release(self, *, releases: Sequence[tuple[UUID, Rendered, dict[str, str | None]]], now: datetime) -> None:
+        for delivery_id, rendered, context in releases:
+            row = self._deliveries.by_id[delivery_id]
+            if row not in self._held({row.planned.event_id}):
+                continue
+            row.planned = replace(
+                row.planned, subject=rendered.subject, body=rendered.body, html=rendered.html, context=context
+            )
+            row.reason, row.next_attempt_at = None, now
+
+    async def release_as_planned(self, *, event_ids: Collection[UUID], now: datetime) -> None:
+        for row in self._held(event_ids):
+            row.reason, row.next_attempt_at = None, now
+
+
 class FakeNotifyUnitOfWork(FakeOutbox):
     def __init__(self) -> None:
         super().__init__()
@@ -278,3 +356,4 @@ class FakeNotifyUnitOfWork(FakeOutbox):
         self.waiting = FakeWaitingEvents()
         self.suppressions = FakeSuppressions()
         self.deliveries = FakeDeliveries()
+        self.resources = FakeResourceLookups(self.deliveries)

@@ -1,0 +1,113 @@
+"""The acknowledgments waiting for the catalog's resources, in PostgreSQL (``resource_lookups``), and the held
+acknowledgment emails they release (rows of ``deliveries`` still pending and never tried).
+
+Every statement that settles a lookup locks its row and requires it unsettled, so of the reply, a redelivered reply
+and the sweep on any replica exactly one settles it; a delivery is changed only while 'pending' with no attempt, so a
+send the dispatcher already claimed is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from asyncpg.pool import PoolConnectionProxy
+
+from services.notify.domain import ACKNOWLEDGMENT, Rendered
+from services.notify.resources import ResourceWait
+
+_WAIT_COLUMNS = ("request_id", "inquiry_id", "event_id", "category", "language")
+_HELD = "template = $2 AND channel = 'email' AND status = 'pending' AND attempts = 0"
+
+
+@dataclass(frozen=True)
+class HeldAcknowledgment:
+    """A held acknowledgment email: what it needs to be rendered again."""
+
+    delivery_id: UUID
+    event_id: UUID
+    language: str
+    context: dict[str, str | None]
+
+
+class ResourceLookupRepository:
+    def __init__(self, conn: PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def start(self, *, waits: Sequence[ResourceWait], wait_seconds: float, now: datetime) -> set[UUID]:
+        """Record the waits; the request ids recorded now (a redelivered inquiry.submitted records none)."""
+        if not waits:
+            return set()
+        columns = [[getattr(w, name) for w in waits] for name in _WAIT_COLUMNS]
+        rows = await self._conn.fetch(
+            "INSERT INTO resource_lookups (request_id, inquiry_id, event_id, category, language, requested_at,"
+            " release_at) SELECT r, i, e, c, l, $6, clock_timestamp() + make_interval(secs => $7)"
+            " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(r, i, e, c, l)"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+            *columns,
+            now,
+            float(wait_seconds),
+        )
+        return {row["request_id"] for row in rows}
+
+    async def settle(
+        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
+    ) -> list[UUID]:
+        """Settle the lookups still waiting among ``request_ids``; the events whose acknowledgment they held."""
+        rows = await self._conn.fetch(
+            "UPDATE resource_lookups SET outcome = $2, resources = $3, settled_at = $4"
+            " WHERE request_id = ANY($1::uuid[]) AND outcome IS NULL RETURNING event_id",
+            list(request_ids),
+            outcome,
+            resources,
+            now,
+        )
+        return [row["event_id"] for row in rows]
+
+    async def settle_overdue(self, *, limit: int, now: datetime) -> list[UUID]:
+        """Time out up to ``limit`` lookups past their wait (on the database's clock), skipping rows a reply or
+        another replica holds; the events whose acknowledgment they held."""
+        rows = await self._conn.fetch(
+            "UPDATE resource_lookups SET outcome = 'timed_out', settled_at = $2 WHERE request_id IN"
+            " (SELECT request_id FROM resource_lookups WHERE outcome IS NULL AND release_at <= clock_timestamp()"
+            " ORDER BY release_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING event_id",
+            limit,
+            now,
+        )
+        return [row["event_id"] for row in rows]
+
+    async def held(self, *, event_ids: Collection[UUID]) -> list[HeldAcknowledgment]:
+        """The acknowledgment emails of these events still held (pending, never tried), locked."""
+        rows = await self._conn.fetch(
+            f"SELECT id, event_id, language, context::text AS context FROM deliveries"  # noqa: S608 - constant
+            f" WHERE event_id = ANY($1::uuid[]) AND {_HELD} ORDER BY id FOR UPDATE",
+            list(event_ids),
+            ACKNOWLEDGMENT,
+        )
+        return [
+            HeldAcknowledgment(row["id"], row["event_id"], row["language"], json.loads(row["context"])) for row in rows
+        ]
+
+    async def release(self, *, releases: Sequence[tuple[UUID, Rendered, dict[str, str | None]]], now: datetime) -> None:
+        """Send these held emails now, as rendered again with the resources."""
+        await self._conn.executemany(
+            "UPDATE deliveries SET subject = $3, body = $4, html = $5, context = $6::jsonb, reason = NULL,"  # noqa: S608
+            f" next_attempt_at = $7, updated_at = $7 WHERE id = $1 AND {_HELD}",
+            [
+                (delivery_id, ACKNOWLEDGMENT, r.subject, r.body, r.html, json.dumps(context), now)
+                for delivery_id, r, context in releases
+            ],
+        )
+
+    async def release_as_planned(self, *, event_ids: Collection[UUID], now: datetime) -> None:
+        """Send the held emails of these events now, as planned (without resources)."""
+        await self._conn.execute(
+            f"UPDATE deliveries SET reason = NULL, next_attempt_at = $3, updated_at = $3"  # noqa: S608 - constant
+            f" WHERE event_id = ANY($1::uuid[]) AND {_HELD}",
+            list(event_ids),
+            ACKNOWLEDGMENT,
+            now,
+        )
