@@ -97,7 +97,7 @@ class ResourceLookupRepository:
             "UPDATE deliveries SET subject = $3, body = $4, html = $5, context = $6::jsonb, reason = NULL,"  # noqa: S608
             f" next_attempt_at = $7, updated_at = $7 WHERE id = $1 AND {_HELD}",
             [
-                (delivery_id, ACKNOWLEDGMENT, r.subject, r.body, r.html, json.dumps(context), now)
+                (delivery_id, ACKNOWLEDGMENT, r.subject, r.body, r.html, context, now)  # jsonb: the pool encodes
                 for delivery_id, r, context in releases
             ],
         )
