@@ -63,38 +63,84 @@ class Mailbox:
 
 
 @dataclass(frozen=True, slots=True)
-class CaughtMessage:
-    """A message as received, already decoded: parsing happens once, when it arrives, never on each read."""
+class Decoded:
+    """What the API shows of a message: its headers and parts decoded."""
 
-    id: str
     message_id: str
     sender: Mailbox
     recipients: tuple[Mailbox, ...]
     subject: str
     text: str
     html: str
-    created: str
-    size: int
     snippet: str
     headers: tuple[tuple[str, str], ...] = ()
     """Every header as received (name, unfolded value), for Mailpit's /headers answer."""
 
+
+class CaughtMessage:
+    """A message as received: the raw bytes and the envelope, decoded the first time someone looks, then kept.
+
+    Receiving does no MIME work (as a relay, which passes messages on without reading them): decoding costs a
+    millisecond or more a message and would cap the SMTP side below the rate the platform sends at. Only the event
+    loop's thread touches a message, so the cache needs no lock."""
+
+    __slots__ = ("_decoded", "created", "id", "mail_from", "raw", "rcpt_tos", "size")
+
+    def __init__(self, raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], received_at: datetime) -> None:
+        self.id = str(uuid.uuid4())
+        self.raw = raw
+        self.mail_from = mail_from
+        self.rcpt_tos = tuple(rcpt_tos)
+        self.created = received_at.isoformat(timespec="microseconds")
+        self.size = len(raw)
+        self._decoded: Decoded | None = None
+
+    @property
+    def decoded(self) -> Decoded:
+        if self._decoded is None:
+            try:
+                self._decoded = _decode(self.raw, mail_from=self.mail_from, rcpt_tos=self.rcpt_tos)
+            except Exception as exc:  # a catcher catches everything; a message it cannot parse is shown raw
+                log.warning("could not parse a message (%s); showing it raw, size=%d", type(exc).__name__, self.size)
+                self._decoded = _undecoded(self.raw, mail_from=self.mail_from, rcpt_tos=self.rcpt_tos)
+        return self._decoded
+
+    @property
+    def subject(self) -> str:
+        return self.decoded.subject
+
+    @property
+    def sender(self) -> Mailbox:
+        return self.decoded.sender
+
+    @property
+    def recipients(self) -> tuple[Mailbox, ...]:
+        return self.decoded.recipients
+
     def _headers_json(self) -> dict[str, Any]:
+        decoded = self.decoded
         return {
             "ID": self.id,
-            "MessageID": self.message_id,
-            "From": self.sender.as_json(),
-            "To": [mailbox.as_json() for mailbox in self.recipients],
-            "Subject": self.subject,
+            "MessageID": decoded.message_id,
+            "From": decoded.sender.as_json(),
+            "To": [mailbox.as_json() for mailbox in decoded.recipients],
+            "Subject": decoded.subject,
         }
 
     def summary_json(self) -> dict[str, Any]:
         """The shape of one entry of Mailpit's message list."""
-        return {**self._headers_json(), "Created": self.created, "Size": self.size, "Snippet": self.snippet}
+        return {**self._headers_json(), "Created": self.created, "Size": self.size, "Snippet": self.decoded.snippet}
 
     def detail_json(self) -> dict[str, Any]:
         """The shape of Mailpit's single-message answer (the fields we have)."""
-        return {**self._headers_json(), "Date": self.created, "Text": self.text, "HTML": self.html, "Size": self.size}
+        decoded = self.decoded
+        return {
+            **self._headers_json(),
+            "Date": self.created,
+            "Text": decoded.text,
+            "HTML": decoded.html,
+            "Size": self.size,
+        }
 
 
 class MailStore(BoundedStore[CaughtMessage]):
@@ -168,11 +214,16 @@ def _snippet(text: str, html_body: str) -> str:
 
 
 def parse_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], received_at: datetime) -> CaughtMessage:
+    """A received message; decoded (envelope addresses standing in for missing headers) when first looked at."""
+    return CaughtMessage(raw, mail_from=mail_from, rcpt_tos=rcpt_tos, received_at=received_at)
+
+
+def _decode(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str]) -> Decoded:
     """Decode a raw message into what the API shows; envelope addresses stand in for missing headers.
 
     The MIME structure is read with the compat32 parser and only the four headers we show are decoded with
     policy.default's header classes: parsing whole messages with policy.default costs about 2 ms each (it re-parses
-    Content-Type on every look), which would cap the catcher below the rate the platform sends at.
+    Content-Type on every look).
     """
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     headers = _raw_headers(message)
@@ -180,8 +231,7 @@ def parse_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], receiv
     recipients = _mailboxes(headers, "To") or [Mailbox(name="", address=rcpt) for rcpt in rcpt_tos]
     text = _part_text(message, "plain")
     html_body = _part_text(message, "html")
-    return CaughtMessage(
-        id=str(uuid.uuid4()),
+    return Decoded(
         # Mailpit shows the Message-ID without its angle brackets; so do we, for the same client code.
         message_id=_header_text(headers, "Message-ID").strip().strip("<>"),
         sender=senders[0] if senders else Mailbox(name="", address=mail_from),
@@ -189,26 +239,21 @@ def parse_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], receiv
         subject=_header_text(headers, "Subject"),
         text=text,
         html=html_body,
-        created=received_at.isoformat(timespec="microseconds"),
-        size=len(raw),
         snippet=_snippet(text, html_body),
         headers=tuple((name, _unescape("".join(str(value).splitlines()))) for name, value in message.raw_items()),
     )
 
 
-def _unparsed_message(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str], received_at: datetime) -> CaughtMessage:
-    """What we keep when parsing fails: the raw text, so a developer can still see what was sent."""
+def _undecoded(raw: bytes, *, mail_from: str, rcpt_tos: Sequence[str]) -> Decoded:
+    """What we show when parsing fails: the raw text, so a developer can still see what was sent."""
     text = raw.decode("utf-8", "replace")
-    return CaughtMessage(
-        id=str(uuid.uuid4()),
+    return Decoded(
         message_id="",
         sender=Mailbox(name="", address=mail_from),
         recipients=tuple(Mailbox(name="", address=rcpt) for rcpt in rcpt_tos),
         subject="",
         text=text,
         html="",
-        created=received_at.isoformat(timespec="microseconds"),
-        size=len(raw),
         snippet=_snippet(text, ""),
     )
 
@@ -252,16 +297,11 @@ class _CatchAllHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        received_at = datetime.now(UTC)
         raw = envelope.original_content or b""
-        mail_from = envelope.mail_from or ""
-        try:
-            message = parse_message(raw, mail_from=mail_from, rcpt_tos=envelope.rcpt_tos, received_at=received_at)
-        except Exception as exc:  # a catcher catches everything; a message it cannot parse is kept raw
-            log.warning("could not parse a message (%s); keeping it raw, size=%d", type(exc).__name__, len(raw))
-            message = _unparsed_message(raw, mail_from=mail_from, rcpt_tos=envelope.rcpt_tos, received_at=received_at)
+        message = CaughtMessage(
+            raw, mail_from=envelope.mail_from or "", rcpt_tos=envelope.rcpt_tos, received_at=datetime.now(UTC)
+        )
         self._store.add(message)
-        log.debug("caught message id=%s size=%d stored=%d", message.id, message.size, len(self._store))
         return "250 2.0.0 Message accepted"
 
 
@@ -349,12 +389,12 @@ def _index_page(store: MailStore) -> str:
 
 def _message_page(message: CaughtMessage) -> str:
     # The HTML body is shown as escaped source, never rendered: mail content is untrusted.
-    content = message.text or message.html
+    content = message.decoded.text or message.decoded.html
     body = (
         "<p><a href='/'>&larr; all messages</a></p>"
         f"<h1>{html.escape(message.subject or '(no subject)')}</h1>"
         f"<p>From: {html.escape(message.sender.address)}<br>To: {html.escape(_addresses(message.recipients))}<br>"
-        f"Received: {html.escape(message.created)}<br>Message-ID: {html.escape(message.message_id)}</p>"
+        f"Received: {html.escape(message.created)}<br>Message-ID: {html.escape(message.decoded.message_id)}</p>"
         f"<pre>{html.escape(content)}</pre>"
     )
     return _page(message.subject or "Message", body)
@@ -408,7 +448,7 @@ def create_app(store: MailStore, faults: Faults | None = None) -> FastAPI:
         if message is None:
             raise HTTPException(status_code=404, detail="message not found")
         headers: dict[str, list[str]] = {}
-        for name, value in message.headers:
+        for name, value in message.decoded.headers:
             headers.setdefault(name, []).append(value)
         return JSONResponse(headers)
 
