@@ -175,7 +175,7 @@ async def fire_due(uow: RoutingUnitOfWork, *, rules: Rules, now: datetime, limit
     )
     await uow.assignments.save(assignments=[f.assignment for f in fired], now=now)
     await _announce(uow, [event for f in fired for event in f.events])
-    await uow.staff.add_load(changes=staff.changed())  # last: the staff rows stay locked only until the commit
+    await uow.staff.add_load(changes=staff.changed())  # written last, after the outbox: locked only for the commit
     return len(claimed)
 
 

@@ -353,6 +353,7 @@ class StaffRepository:
 
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
+        self._loads: dict[str, int] = {}
 
     async def pool(self, *, network_ids: Iterable[str]) -> StaffPool:
         """The staff of these networks (and central) with their open loads, to give inquiries out from.
@@ -396,9 +397,19 @@ class StaffRepository:
         return {row["id"]: (row["active"], row["open_load"]) for row in rows} == staff.as_read(pairs)
 
     async def add_load(self, *, changes: dict[str, int]) -> None:
-        """Change open loads by these amounts; the rows are locked in id order (two transactions never deadlock), at
-        the end of the caller's transaction, so the locks are held only until its commit. NO KEY UPDATE, like the
-        update itself: it does not wait for the KEY SHARE locks that saving an assignee (a foreign key) takes."""
+        """Change open loads by these amounts, at the very end of the caller's transaction (``write_loads``, after
+        its outbox rows): the staff rows stay locked only for their update and the commit. Every round of the
+        deadline workers of every replica changes the same few loads (a network's PSA), so whatever else ran while
+        they were locked would run one transaction at a time."""
+        for staff_id, delta in changes.items():
+            self._loads[staff_id] = self._loads.get(staff_id, 0) + delta
+
+    async def write_loads(self) -> None:
+        """Write the load changes ``add_load`` gathered: the rows locked in id order (two transactions never
+        deadlock), NO KEY UPDATE like the update itself (it does not wait for the KEY SHARE locks that saving an
+        assignee, a foreign key, takes)."""
+        changes = {staff_id: delta for staff_id, delta in self._loads.items() if delta}
+        self._loads.clear()
         if changes:
             await self._conn.execute(
                 "SELECT id FROM staff WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", sorted(changes)

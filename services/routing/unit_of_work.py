@@ -108,11 +108,13 @@ class PostgresRoutingUnitOfWork(UnitOfWork):
         self.calendar = CalendarRepository(conn)
 
     async def _write_outbox(self) -> None:
-        """The outbox rows as one JSON document, each event serialized once, straight into it (the deadline worker
-        writes a thousand a round: an array per column costs asyncpg a Python check per element, and each payload
-        would be parsed from text again)."""
+        """Right before the commit: the outbox rows as one JSON document, each event serialized once, straight into
+        it (the deadline worker writes a thousand a round: an array per column costs asyncpg a Python check per
+        element, and each payload would be parsed from text again); then, last, the staff loads (see
+        ``StaffRepository.add_load``)."""
         if self._pending:
             await self.conn.execute(_INSERT_OUTBOX, outbox_json(self._pending))
+        await self.staff.write_loads()
 
 
 _INSERT_OUTBOX = (
