@@ -764,27 +764,46 @@ async def _texts(http: httpx.AsyncClient, info: StackInfo) -> list[dict[str, Any
 
 
 ACKNOWLEDGMENT = "inquiry_received"
-UNNAMED = "(not in notify's log)"
 
 
-async def _told(http: httpx.AsyncClient, info: StackInfo, db: asyncpg.Pool) -> Counter[tuple[str, str, str]]:
-    """What reached the mail catcher and the SMS sink, counted per (recipient, channel, template).
+@dataclass
+class Told:
+    """What reached the mail catcher and the SMS sink, held against notify's delivery log (one row per event, channel
+    and recipient): each message of the log is to arrive once.
 
-    Each message is named by notify's delivery log: an email by its Message-ID (a hash of the delivery's dedup key,
-    the same on every resend), a text by its recipient and body. The same step sent twice counts twice, whether one
-    delivery went out twice or two deliveries were planned for it; a message the log cannot name counts under
-    ``UNNAMED``. Each recipient belongs to one inquiry, so this is per (inquiry, template) and channel."""
+    An email is named by its Message-ID (a hash of its delivery's dedup key, the same on every resend), a text by its
+    recipient and body. ``acks``: acknowledgments received per (recipient, channel); ``repeated``: per recipient, the
+    messages received beyond one per message of the log, and those the log cannot name. So two escalations of one
+    inquiry are two messages, while one escalation told twice, or one acknowledgment, is a duplicate."""
+
+    acks: Counter[tuple[str, str]] = field(default_factory=Counter)
+    repeated: Counter[str] = field(default_factory=Counter)
+
+
+async def _told(http: httpx.AsyncClient, info: StackInfo, db: asyncpg.Pool) -> Told:
     rows = await db.fetch("SELECT dedup_key, channel, recipient, body, template FROM notify.deliveries")
     by_message_id = {message_id_for(r["dedup_key"]).strip("<>"): r["template"] for r in rows if r["channel"] == "email"}
-    by_text = {(r["recipient"], r["body"]): r["template"] for r in rows if r["channel"] == "sms"}
+    texts_logged: Counter[tuple[str, str]] = Counter()
+    text_template: dict[tuple[str, str], str] = {}
+    for r in rows:
+        if r["channel"] == "sms":
+            texts_logged[(r["recipient"], r["body"])] += 1
+            text_template[(r["recipient"], r["body"])] = r["template"]
     listing = (await http.get(info.urls["mail_catcher_api"], params={"limit": 100000})).json()
-    told: Counter[tuple[str, str, str]] = Counter()
-    for message in listing["messages"]:
-        template = by_message_id.get(message["MessageID"], UNNAMED)
-        for to in message["To"]:
-            told[(to["Address"], "email", template)] += 1
-    for text in await _texts(http, info):
-        told[(text["to"], "sms", by_text.get((text["to"], text["body"]), UNNAMED))] += 1
+    mails: Counter[tuple[str, str]] = Counter(
+        (to["Address"], message["MessageID"]) for message in listing["messages"] for to in message["To"]
+    )
+    told = Told()
+    for (address, message_id), received in mails.items():
+        template = by_message_id.get(message_id)
+        told.repeated[address] += received if template is None else received - 1
+        if template == ACKNOWLEDGMENT:
+            told.acks[(address, "email")] += received
+    texts: Counter[tuple[str, str]] = Counter((text["to"], text["body"]) for text in await _texts(http, info))
+    for (number, body), received in texts.items():
+        told.repeated[number] += max(0, received - texts_logged[(number, body)])
+        if text_template.get((number, body)) == ACKNOWLEDGMENT:
+            told.acks[(number, "sms")] += received
     return told
 
 
@@ -798,9 +817,9 @@ async def _settled(
     if unassigned:
         return False
     told = await _told(http, info, db)
-    if any(told[(i.email, "email", ACKNOWLEDGMENT)] == 0 for i in accepted):
+    if any(told.acks[(i.email, "email")] == 0 for i in accepted):
         return False
-    if any(i.phone and told[(i.phone, "sms", ACKNOWLEDGMENT)] == 0 for i in accepted):
+    if any(i.phone and told.acks[(i.phone, "sms")] == 0 for i in accepted):
         return False
     if faults is not None and any(outcome_of(r, seen) is None for r in faults.sent_bad):
         return False
@@ -857,18 +876,15 @@ async def check(
     told = await _told(http, info, db)
     for item in accepted:
         # The acknowledgment exactly once by email, and by text too with a mobile and consent: expected.
-        acks = [told[(item.email, "email", ACKNOWLEDGMENT)]]
-        acks += [told[(item.phone, "sms", ACKNOWLEDGMENT)]] if item.phone else []
+        acks = [told.acks[(item.email, "email")]]
+        acks += [told.acks[(item.phone, "sms")]] if item.phone else []
         out.notes_expected += len(acks)
         out.notes_sent += sum(1 for c in acks if c >= 1)
         out.notes_missing += sum(1 for c in acks if c == 0)
-    # Every message to a parent of the run at most once per (recipient, channel, template): the acknowledgment and
-    # each later step (assigned, escalated, ...), whichever has happened by now.
+    # Every message to a parent of the run once: the acknowledgment and each later step (assigned, escalated, ...)
+    # notify's log holds by now, one per event, channel and recipient.
     parents = {i.email for i in items} | {i.phone for i in items if i.phone}
-    out.notes_duplicated += sum(
-        1 for (to, _, template), n in told.items() if to in parents and n > 1 and template != UNNAMED
-    )
-    out.notes_duplicated += sum(n for (to, _, template), n in told.items() if to in parents and template == UNNAMED)
+    out.notes_duplicated += sum(n for to, n in told.repeated.items() if to in parents)
     # Nobody else was written to: a malformed event applied would have mailed its made-up parent.
     out.notes_duplicated += sum(1 for address in mail if address.endswith("@bad.chaos.example"))
     out.deliveries_by_status = {
@@ -1040,7 +1056,7 @@ def table(cfg: Config, faulted: Outcome, calm: Outcome | None) -> str:
         "|---|---|",
         f"| expected (an email each; a text with mobile and consent) | {f.notes_expected} |",
         f"| sent | {f.notes_sent} |",
-        f"| **duplicated** (a step told twice to a recipient, or not in notify's log) | **{f.notes_duplicated}** |",
+        f"| **duplicated** (a message of notify's log received twice, or one not in it) | **{f.notes_duplicated}** |",
         f"| **missing** | **{f.notes_missing}** |",
         f"| notify's delivery log | {', '.join(f'{k} {v}' for k, v in f.deliveries_by_status.items())} |",
         "",
