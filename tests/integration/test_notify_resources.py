@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from auth import staff_headers
+from kafka_events import first_event
 
 from devstack.mailcatcher import serve_mailcatcher
 from devstack.processes import free_port
@@ -78,14 +79,9 @@ async def stack(module_platform: PlatformSettings, topics: tuple[str, ...]) -> A
         notify = await exits.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]), base_url="http://notify", headers=STAFF)
         )
+        mail_api = f"http://127.0.0.1:{ports['mail']}"
         http = await exits.enter_async_context(httpx.AsyncClient(timeout=10))
-        yield {
-            "platform": module_platform,
-            "producer": producer,
-            "notify": notify,
-            "http": http,
-            "mail": f"http://127.0.0.1:{ports['mail']}",
-        }
+        yield {"platform": module_platform, "producer": producer, "notify": notify, "http": http, "mail": mail_api}
     await producer.stop()
     catcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -196,7 +192,11 @@ async def test_the_acknowledgment_carries_resources_of_its_category_in_the_paren
     assert time.monotonic() - started < 60
 
     # A second copy of the catalog's answer (a redelivery) changes nothing and sends nothing more.
-    reply = await reply_for(stack["platform"], es.correlation_id)
+    reply = await first_event(
+        stack["platform"], NOTIFY_CATALOG_REPLIES, lambda e: e["correlation_id"] == es.correlation_id
+    )
+    assert reply["event_type"] == "catalog.lookup_replied"
+    reply["event_id"] = str(uuid.uuid4())  # another copy, not the same message again (the inbox drops those)
     await stack["producer"].send_and_wait(
         NOTIFY_CATALOG_REPLIES,
         value=json.dumps(reply).encode(),
@@ -208,22 +208,3 @@ async def test_the_acknowledgment_carries_resources_of_its_category_in_the_paren
     assert again["ID"] == mail["ID"]
     log = (await stack["notify"].get(f"/v1/inquiries/{es.inquiry_id}/deliveries")).json()
     assert [(d["status"], d["attempts"]) for d in log] == [("sent", 1)]
-
-
-async def reply_for(platform: PlatformSettings, correlation_id: str) -> dict[str, Any]:
-    """The catalog's reply to notify's lookup, as it sits on notify's reply topic (with a new event id)."""
-    consumer = AIOKafkaConsumer(
-        NOTIFY_CATALOG_REPLIES, bootstrap_servers=platform.kafka_bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        message = json.loads(record.value)
-                        if message.get("correlation_id") == correlation_id:
-                            assert message["event_type"] == "catalog.lookup_replied"
-                            return {**message, "event_id": str(uuid.uuid4())}
-    finally:
-        await consumer.stop()
