@@ -9,7 +9,8 @@
    would have) claim, send and record every delivery; messages/s = deliveries / (last record - first claim).
 4. Duplicates: what the catcher and the sink received, minus the distinct recipients (each message has its own).
 5. The floor, in the same run: the same number of emails and texts sent straight to the catcher and the sink with the
-   same connections and concurrency, no database, no templates: what the two local providers take at most.
+   same senders and connections, no database, no templates, no rounds (every connection busy throughout): what the
+   two local providers take at most.
 Prints the figures and the ratio notify / floor.
 
     python -m bench.notify_throughput [--inquiries 5000] [--replicas 2] [--smtp-connections 8]
@@ -180,27 +181,31 @@ async def dispatch(pool: asyncpg.Pool, ports: dict[str, int], *, replicas: int, 
 
 
 async def floor(ports: dict[str, int], *, replicas: int, connections: int, total: int) -> float:
-    """The same messages straight to the catcher and the sink: same connections, same batches, nothing else."""
+    """The same messages straight to the catcher and the sink: the same senders and connections, nothing else.
+
+    No rounds either: each replica hands all its messages to its senders at once, so every SMTP session and HTTP
+    connection stays busy from the first message to the last: the most the two local providers take this way."""
     senders = [providers(ports, connections) for _ in range(replicas)]
     per_replica = total // 2 // replicas
     body = "Dear Ana Lopez,\n\nWe received your concern PSC-26-000001.\n" * 4
 
     async def replica(index: int, email: SmtpSender, sms: SmsSender) -> None:
-        for start in range(0, per_replica, 100):  # 100 emails and 100 texts: the dispatcher's round of 200
-            batch = range(start, min(start + 100, per_replica))
-            mails = [
-                EmailOut(
-                    delivery_id=uuid.uuid4(),
-                    recipient=f"floor{index}.{n}@example.org",
-                    subject="We received your concern (PSC-26-000001)",
-                    body=body,
-                    message_id=f"<{uuid.uuid4().hex}@psc.local>",
-                    html=f"<p>{body}</p>",
-                )
-                for n in batch
-            ]
-            texts = [(uuid.uuid4(), f"+1773{index}{n:06d}", body[:150]) for n in batch]
-            await asyncio.gather(email.send_all(mails), sms.send_all(texts))
+        mails = [
+            EmailOut(
+                delivery_id=uuid.uuid4(),
+                recipient=f"floor{index}.{n}@example.org",
+                subject="We received your concern (PSC-26-000001)",
+                body=body,
+                message_id=f"<{uuid.uuid4().hex}@psc.local>",
+                html=f"<p>{body}</p>",
+            )
+            for n in range(per_replica)
+        ]
+        texts = [(uuid.uuid4(), f"+1773{index}{n:06d}", body[:150]) for n in range(per_replica)]
+        sent_mail, sent_texts = await asyncio.gather(email.send_all(mails), sms.send_all(texts))
+        failed = sum(1 for result in [*sent_mail, *sent_texts] if not result.ok)
+        if failed:
+            raise RuntimeError(f"the floor: {failed} sends failed")
 
     began = time.perf_counter()
     await asyncio.gather(*(replica(i, email, sms) for i, (email, sms) in enumerate(senders)))
