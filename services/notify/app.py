@@ -80,6 +80,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 status_callback=settings.sms_status_callback_url
                 or f"{settings.public_base_url.rstrip('/')}/v1/sms/status",
                 rate_per_second=settings.sms_rate_per_second,
+                connections=settings.sms_connections,
             )
             resources.push_async_callback(sms.close)
             renderer = TemplateRenderer()

@@ -1,7 +1,9 @@
 """The two ways a message leaves: SMTP for email (aiosmtplib) and a Twilio-shaped REST API for texts (httpx).
 
-Both keep connections open and send many messages concurrently: one SMTP session per connection in a small pool,
-one HTTP/1.1 keep-alive pool for texts. Each returns a SendResult per delivery; neither raises for a refused message.
+Both keep connections open and send many messages concurrently, each message on a connection taken from a queue of
+idle ones: SMTP sessions (PSC_NOTIFY_SMTP_CONNECTIONS) and HTTP/1.1 keep-alive connections for texts
+(PSC_NOTIFY_SMS_CONNECTIONS), so a round of hundreds has at most that many in flight. Each returns a SendResult per
+delivery; neither raises for a refused message.
 """
 
 from __future__ import annotations

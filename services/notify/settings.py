@@ -17,6 +17,9 @@ class NotifySettings(ServiceSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     smtp_connections: int = Field(4, ge=1, le=32, description="Connections kept open to the mail server")
+    sms_connections: int = Field(
+        16, ge=1, le=64, description="Keep-alive connections to the SMS API: at most this many texts in flight at once"
+    )
     mail_from: str = Field("Parent Support Center <parentsupport@district.example>", description="From header")
 
     sms_api_url: str = Field("http://127.0.0.1:8030", description="Base URL of a Twilio-compatible REST API")
