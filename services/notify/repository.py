@@ -266,22 +266,41 @@ class DeliveryRepository:
     async def record_outcomes(
         self, *, outcomes: Sequence[tuple[UUID, AttemptOutcome, str | None]], now: datetime
     ) -> None:
-        """(delivery id, outcome, provider message id) each; only deliveries still 'sending' are touched."""
-        await self._conn.executemany(
-            "UPDATE deliveries SET status = $2, next_attempt_at = coalesce($3, next_attempt_at), reason = $4,"
-            " provider_message_id = coalesce($5, provider_message_id), updated_at = $6, error_code = $7,"
-            " sent_at = CASE WHEN $2 = 'sent' THEN $6 ELSE sent_at END WHERE id = $1 AND status = 'sending'",
-            [
-                (i, o.status, o.next_attempt_at, o.reason, provider_id, now, o.error_code)
-                for i, o, provider_id in outcomes
-            ],
+        """(delivery id, outcome, provider message id) each; only deliveries still 'sending' are touched. One
+        statement for the whole round."""
+        if not outcomes:
+            return
+        await self._conn.execute(
+            "UPDATE deliveries d SET status = u.status, next_attempt_at = coalesce(u.next_at, d.next_attempt_at),"
+            " reason = u.reason, provider_message_id = coalesce(u.provider_id, d.provider_message_id),"
+            " updated_at = $1, error_code = u.error_code,"
+            " sent_at = CASE WHEN u.status = 'sent' THEN $1 ELSE d.sent_at END"
+            " FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])"
+            " AS u(id, status, next_at, reason, provider_id, error_code)"
+            " WHERE d.id = u.id AND d.status = 'sending'",
+            now,
+            [i for i, _, _ in outcomes],
+            [o.status for _, o, _ in outcomes],
+            [o.next_attempt_at for _, o, _ in outcomes],
+            [o.reason for _, o, _ in outcomes],
+            [provider_id for _, _, provider_id in outcomes],
+            [o.error_code for _, o, _ in outcomes],
         )
 
     async def log_attempts(self, *, attempts: Sequence[tuple[UUID, int, str, str | None]], now: datetime) -> None:
-        """(delivery id, attempt, outcome, detail) each, into the delivery log's detail."""
-        await self._conn.executemany(
-            "INSERT INTO delivery_attempts (delivery_id, attempt, outcome, detail, at) VALUES ($1, $2, $3, $4, $5)",
-            [(*attempt, now) for attempt in attempts],
+        """(delivery id, attempt, outcome, detail) each, into the delivery log's detail, in this order; one
+        statement for the whole round."""
+        if not attempts:
+            return
+        await self._conn.execute(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, outcome, detail, at)"
+            " SELECT d, a, o, t, $1 FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[])"
+            " WITH ORDINALITY AS u(d, a, o, t, n) ORDER BY n",
+            now,
+            [a[0] for a in attempts],
+            [a[1] for a in attempts],
+            [a[2] for a in attempts],
+            [a[3] for a in attempts],
         )
 
     async def of_inquiry(self, *, inquiry_id: UUID) -> list[DeliveryEntry]:
