@@ -7,6 +7,8 @@ reply or another replica holds are skipped: each lookup is settled once, by its 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 
 import asyncpg
@@ -23,16 +25,27 @@ def resource_wait_sweeper(
     clock: Clock,
     on_released: Callable[[], None],
     batch_size: int = 200,
-    poll_interval: float = 0.25,
+    poll_interval: float = 0.5,
 ) -> RoundWorker:
     """A background worker (``start()``, ``await stop()``); ``on_released`` (the dispatcher's wake) is called after
     a round that released emails, so they go at once rather than at the dispatcher's next poll."""
 
-    async def release_overdue() -> int:
+    async def sweep() -> int:
         async with PostgresNotifyUnitOfWork(pool) as uow:
             released = await handlers.release_overdue(uow, limit=batch_size, now=clock.now())
         if released:
             on_released()
         return released
+
+    async def release_overdue() -> int:
+        # A stop never cuts a round short: cancelled while its transaction starts, a round would keep its connection
+        # and the pool's close would wait for it for ever. The stop waits for the round (milliseconds) instead.
+        round_ = asyncio.ensure_future(sweep())
+        try:
+            return await asyncio.shield(round_)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await round_
+            raise
 
     return RoundWorker("resource-wait-sweeper", release_overdue, batch_size=batch_size, poll_interval=poll_interval)
