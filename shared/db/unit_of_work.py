@@ -67,10 +67,17 @@ class UnitOfWork:
         return {row["event_id"] for row in rows}
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
-        self._bind(self._conn)
+        conn = await self._pool.acquire()
+        try:
+            self._tx = conn.transaction()
+            await self._tx.start()
+            self._bind(conn)
+        except BaseException:
+            # Cancelled (a worker stopping) or failed between the acquire and the ``async with`` body: __aexit__ will
+            # not run, so give the connection back here, or the pool's close waits for it for ever.
+            await self._pool.release(conn)
+            raise
+        self._conn = conn
         return self
 
     async def __aexit__(
