@@ -24,6 +24,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -32,6 +33,13 @@ from shared.contracts.inquiries import InquiryCategory
 from shared.contracts.phones import dialable
 from shared.contracts.text import STORABLE, Email, LongText, ShortText, Text, WebUrl
 from shared.contracts.topics import CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS, DEAD_LETTERS
+
+# Local wall-clock times carry no UTC offset (the schedule's ``timezone`` says where they are), so the JSON Schema
+# formats 'time' and 'date-time' (RFC 3339, offset required) would be a promise the answers break: say what they are.
+LocalTime = Annotated[time, WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"})]
+LocalDateTime = Annotated[
+    datetime, WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"})
+]
 
 
 class DirectoryOnlyCategory(StrEnum):
@@ -143,9 +151,9 @@ class ScheduleView(FrozenModel):
     translations: dict[str, TranslationView] = Field(default_factory=dict, description="Title and text by language")
     language: str | None = Field(None, description="ISO 639-1 code of the language the event is held in")
     byday: list[Weekday] = Field(default_factory=list, description="Days the hours apply to")
-    opens_at: time | None = Field(None, description="Opening time, local")
-    closes_at: time | None = Field(None, description="Closing time, local")
-    dtstart: datetime | None = Field(None, description="The event's first start, local time of 'timezone'")
+    opens_at: LocalTime | None = Field(None, description="Opening time, local")
+    closes_at: LocalTime | None = Field(None, description="Closing time, local")
+    dtstart: LocalDateTime | None = Field(None, description="The event's first start, local time of 'timezone'")
     duration_minutes: int | None = Field(None, description="How long each occurrence lasts")
     rrule: str | None = Field(None, description="RFC 5545 recurrence rule, e.g. 'FREQ=MONTHLY;BYDAY=2TU'")
     timezone: str = Field("America/Chicago", description="IANA time zone of the times")
@@ -306,9 +314,9 @@ class ScheduleDetails(FrozenModel):
     translations: Translations = Field(default_factory=dict)
     language: LanguageCode | None = Field(None, description="The language the event is held in (events)")
     byday: list[Weekday] = Field(default_factory=list, max_length=7, description="Days the hours apply to")
-    opens_at: time | None = Field(None, description="Opening time, local (opening hours)")
-    closes_at: time | None = Field(None, description="Closing time, local (opening hours)")
-    dtstart: datetime | None = Field(None, description="First start, local time without offset (events)")
+    opens_at: LocalTime | None = Field(None, description="Opening time, local (opening hours)")
+    closes_at: LocalTime | None = Field(None, description="Closing time, local (opening hours)")
+    dtstart: LocalDateTime | None = Field(None, description="First start, local time without offset (events)")
     duration_minutes: StrictInt | None = Field(None, ge=1, le=24 * 60, description="Length of each occurrence")
     rrule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), STORABLE] | None = Field(
         None, description="RFC 5545 RRULE value without 'RRULE:', e.g. 'FREQ=MONTHLY;BYDAY=2TU;COUNT=10'"
