@@ -38,8 +38,18 @@ AUDITOR = staff_headers(staff_id="auditor-1", role="auditor", network_id="centra
 
 
 @pytest.fixture(scope="module")
-async def client(module_platform: PlatformSettings, topics: tuple[str, ...]) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(CatalogSettings(platform=module_platform), clock=FixedClock(NOW))
+def clock() -> FixedClock:
+    """The module's one catalog runs on this clock; the referral test moves it and puts it back."""
+    return FixedClock(NOW)
+
+
+@pytest.fixture(scope="module")
+async def client(
+    module_platform: PlatformSettings, topics: tuple[str, ...], clock: FixedClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    # One catalog for the module (its referral sweep looks every 0.1 s): a second replica joining and leaving the
+    # same consumer groups mid-module could leave Tansu a lost LeaveGroup, and the next module's catalog start hung.
+    app = create_app(CatalogSettings(platform=module_platform, referral_sweep_seconds=0.1), clock=clock)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
         yield await stack.enter_async_context(
@@ -368,16 +378,11 @@ async def test_another_directorys_package_is_loaded_whole_or_not_at_all(client: 
 
 
 async def test_an_unanswered_referrals_clock_warns_then_escalates_on_the_broker(
-    module_platform: PlatformSettings, client: httpx.AsyncClient
+    module_platform: PlatformSettings, client: httpx.AsyncClient, clock: FixedClock
 ) -> None:
-    # A replica of its own, on a clock this test moves; its sweep looks every 0.1 s.
-    clock = FixedClock(NOW)
-    app = create_app(CatalogSettings(platform=module_platform, referral_sweep_seconds=0.1), clock=clock)
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        own = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog")
-        )
+    # The module's catalog, on its clock moved by this test and put back after; its sweep looks every 0.1 s.
+    own = client
+    try:
         inquiry = str(uuid.uuid4())
         body = {"service_id": "law-department", "reason": "Records request for court."}
         referral = (await own.post(f"/v1/inquiries/{inquiry}/referrals", json=body, headers=STAFF)).json()
@@ -402,6 +407,8 @@ async def test_an_unanswered_referrals_clock_warns_then_escalates_on_the_broker(
             f"/v1/inquiries/{inquiry}/referrals/{referral['id']}/reply", json={"answer": "Sent."}, headers=STAFF
         )
         assert late.status_code == 200
+    finally:
+        clock.set(NOW)
     events = await read_topic(module_platform, CATALOG_EVENTS, lambda m: m.get("inquiry_id") == inquiry, 4)
     assert [event["event_type"] for event in events] == [
         "inquiry.referred",
