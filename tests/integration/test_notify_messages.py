@@ -91,6 +91,8 @@ async def stack(module_platform: PlatformSettings, topics: tuple[str, ...]) -> A
         public_base_url=notify_url,
         contact_key_secret="test-secret",
         help_contact="773-553-1000",
+        # No catalog runs in this module: the acknowledgment goes at once (its resources: test_notify_resources.py).
+        resources_wait_seconds=0,
     )
     servers = []
     producer = create_producer(module_platform, client_id="test-notify-messages")
