@@ -6,6 +6,7 @@ from the outbox and inbox, not from the producer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -45,8 +46,26 @@ def client_options(settings: PlatformSettings) -> dict[str, Any]:
     return {"bootstrap_servers": settings.kafka_bootstrap, **parse_security(broker_security(settings))}
 
 
+class ConcurrentlyStartingKafkaBroker(KafkaBroker):
+    """A KafkaBroker whose subscribers join their consumer groups at the same time, not one after another.
+
+    A consumer's start waits for its first group assignment, and a broker holds a new group's first join back for
+    a while (Kafka's group.initial.rebalance.delay.ms, 3 s by default; Tansu half the session timeout). FastStream
+    starts subscribers in turn, so a service with six subscriptions waited six times that before it consumed
+    anything. Each subscription has a group of its own (``ServiceRuntime.subscribe``), so the joins do not
+    disturb each other. Everything else is FastStream's own ``start``: connect, subscribers, publishers, running.
+    """
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def create_broker(settings: PlatformSettings, *, client_id: str) -> KafkaBroker:
-    return KafkaBroker(
+    return ConcurrentlyStartingKafkaBroker(
         settings.kafka_bootstrap,
         security=broker_security(settings),
         client_id=client_id,
