@@ -123,6 +123,7 @@ class ServiceRuntime:
             topic=topic,
             group_id=f"psc.{self.name}.{subscriber.name}",
             max_records=self.settings.consumer_max_records,
+            session_timeout_ms=self.settings.platform.kafka_session_timeout_ms,
         )
         return consumer
 

@@ -32,6 +32,14 @@ class PlatformSettings(BaseSettings):
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL and SASL_SSL; system CAs if unset")
     kafka_ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS")
     kafka_ssl_keyfile: str | None = None
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        ge=1_000,
+        le=300_000,
+        description="How long a silent consumer keeps its partitions before its group rebalances; heartbeats go at a "
+        "third of it. Shorter hands a dead replica's partitions over sooner and, on Tansu, shortens each group's "
+        "first join (Tansu holds it for half of this); the embedded stack and the suite use 4000",
+    )
     topic_partitions: int = Field(6, ge=1, description="Partitions for topics the platform creates")
     topic_replication: int = Field(1, ge=1, description="Replication factor for topics the platform creates")
 

@@ -229,6 +229,7 @@ def subscribe_batch(
     max_records: int = 500,
     batch_timeout_ms: int = 50,
     fetch_max_wait_ms: int = 100,
+    session_timeout_ms: int = 10_000,
 ) -> None:
     """Attach ``consumer`` to ``topic`` as a FastStream batch subscriber that commits offsets after each batch.
 
@@ -255,6 +256,8 @@ def subscribe_batch(
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
         fetch_max_wait_ms=fetch_max_wait_ms,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=session_timeout_ms // 3,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         # Records reach ``process`` as the broker gave them, whatever their headers or bodies hold (raw_batches).
