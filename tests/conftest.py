@@ -3,7 +3,9 @@
 - ``PSC_KAFKA_BOOTSTRAP`` and ``PSC_DATABASE_URL`` set: that external cluster and server;
 - else, when a Docker engine answers (or ``PSC_TEST_BACKEND=testcontainers``): Kafka and PostgreSQL containers;
 - else (``PSC_TEST_BACKEND=embedded``, the default and what CI runs here): Tansu and the embedded PostgreSQL.
-Each test that needs a database gets a fresh one, so tests never see each other's rows.
+Each test that needs a database gets a fresh one, so tests never see each other's rows. On the embedded backend each
+test module also gets a broker of its own (Tansu starts in milliseconds): consumer groups, committed offsets and records
+left by one module never reach the next, and a group that a module left in a bad state cannot stall the next one's join.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ class Backend:
     kafka_bootstrap: str
     admin_database_url: str
 
-    def platform(self, database_url: str | None = None) -> PlatformSettings:
+    def platform(self, database_url: str | None = None, kafka_bootstrap: str | None = None) -> PlatformSettings:
         return PlatformSettings(
-            kafka_bootstrap=self.kafka_bootstrap,
+            kafka_bootstrap=kafka_bootstrap or self.kafka_bootstrap,
             database_url=database_url or self.admin_database_url,
             topic_partitions=3,
+            # Tansu holds a group's first join for half of it; Apache Kafka refuses less than its
+            # group.min.session.timeout.ms (6 s by default), so the containers and external clusters keep the default.
+            kafka_session_timeout_ms=4_000 if self.kind == "embedded" else 10_000,
             auth=auth_settings_for_tests(),  # tests/auth.py: staff_headers(...) and api_key_headers(...) work
         )
 
@@ -102,9 +107,26 @@ def _containers() -> Iterator[Backend]:
         yield Backend("testcontainers", kafka.get_bootstrap_server(), postgres.get_connection_url())
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def topics(backend: Backend) -> tuple[str, ...]:
-    await ensure_topics(backend.platform(), list(ALL_TOPICS))
+@pytest.fixture(scope="module")
+def kafka_bootstrap(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The broker this test module talks to: a fresh Tansu of its own on the embedded backend, else the backend's."""
+    if backend.kind != "embedded":
+        yield backend.kafka_bootstrap
+        return
+    from devstack.processes import free_port
+    from devstack.tansu import start_tansu
+
+    port = free_port()
+    broker = start_tansu(port=port, log_dir=tmp_path_factory.mktemp("module-broker"))
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        broker.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def topics(backend: Backend, kafka_bootstrap: str) -> tuple[str, ...]:
+    await ensure_topics(backend.platform(kafka_bootstrap=kafka_bootstrap), list(ALL_TOPICS))
     return ALL_TOPICS
 
 
@@ -136,12 +158,12 @@ async def database_url(backend: Backend) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def platform(backend: Backend, database_url: str) -> PlatformSettings:
-    return backend.platform(database_url)
+def platform(backend: Backend, database_url: str, kafka_bootstrap: str) -> PlatformSettings:
+    return backend.platform(database_url, kafka_bootstrap)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def module_platform(backend: Backend) -> AsyncIterator[PlatformSettings]:
+async def module_platform(backend: Backend, kafka_bootstrap: str) -> AsyncIterator[PlatformSettings]:
     """Settings with a fresh database shared by one test module (for modules that start services once)."""
     async with fresh_database(backend) as url:
-        yield backend.platform(url)
+        yield backend.platform(url, kafka_bootstrap)
