@@ -48,8 +48,9 @@ class SearchCache:
     here within ``ttl``. Searches with 'open now' are kept by the minute they were asked in. ``ttl`` 0: no cache.
     """
 
-    def __init__(self, *, ttl: float, max_entries: int = 2048) -> None:
+    def __init__(self, *, ttl: float, max_entries: int = 2048, now: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
+        self._now = now  # seconds that only go forward; tests pass their own
         self._max = max_entries
         self._pages: dict[tuple[object, ...], tuple[float, Found]] = {}
         self._refreshing: set[tuple[object, ...]] = set()
@@ -61,7 +62,7 @@ class SearchCache:
         found = self._pages.get(key)
         if found is None:
             return None
-        if found[0] >= time.monotonic() or key in self._refreshing:
+        if found[0] >= self._now() or key in self._refreshing:
             return found[1]
         self._refreshing.add(key)
         return None
@@ -72,7 +73,7 @@ class SearchCache:
             return
         if len(self._pages) >= self._max:
             self._pages.clear()
-        self._pages[key] = (time.monotonic() + self._ttl, found)
+        self._pages[key] = (self._now() + self._ttl, found)
 
     def forget(self, key: tuple[object, ...]) -> None:
         """The search for ``key`` failed: the next request tries again."""

@@ -146,7 +146,7 @@ async def test_api_keys_by_scope(client: httpx.AsyncClient) -> None:
 
 def _signed(claims: dict[str, object], key: str = TEST_SIGNING_KEY, algorithm: str = "HS256") -> dict[str, str]:
     base: dict[str, object] = {"iss": "psc", "aud": "psc", "sub": "s-1", "role": "psa", "network_id": "n1"}
-    base["exp"] = int(time.time()) + 60
+    base["exp"] = int(time.time()) + 24 * 3600  # made at collection: the suite may reach the test many minutes later
     return {"Authorization": f"Bearer {jwt.encode({**base, **claims}, key, algorithm=algorithm)}"}
 
 

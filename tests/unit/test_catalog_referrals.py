@@ -112,10 +112,13 @@ def test_the_search_cache_serves_fresh_pages_then_lets_one_request_refresh() -> 
 
 
 def test_past_its_ttl_one_request_searches_while_the_others_get_the_old_page() -> None:
-    cache = SearchCache(ttl=0.000001)
+    seconds = [100.0]
+    cache = SearchCache(ttl=10, now=lambda: seconds[0])
     key = ("bus",)
     old = Found(ResourcePage(total=0, results=[]))
     cache.put(key, old)
+    assert cache.get(key) is old  # fresh
+    seconds[0] += 10.5
     assert cache.get(key) is None  # expired: this request searches again
     assert cache.get(key) is old  # the others meanwhile get the page it replaces
     cache.forget(key)  # that search failed
