@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from services.routing import api, handlers
 from services.routing.api import RoutingContext
 from services.routing.deadlines import DeadlineWorker
-from services.routing.files import FileProblem, district_calendar, read_policies, read_staff
+from services.routing.files import read_policies, read_staff
 from services.routing.policies import Rules
 from services.routing.settings import RoutingSettings
 from services.routing.subscribers import InquirySubmittedSubscriber, SchoolListSubscriber
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
+from shared.business_calendar import FileProblem, district_calendar
 from shared.clock import Clock
 from shared.contracts.directory import SchoolListRejected
 from shared.contracts.routing import (

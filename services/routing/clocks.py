@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from services.routing.calendar import DistrictCalendar
 from services.routing.directory import Network
 from services.routing.policies import Rules
+from shared.business_calendar import DistrictCalendar
 from shared.contracts.inquiries import Urgency
 from shared.contracts.routing import AssignmentReason, Queue, SlaClockName, Tier
 

@@ -1,6 +1,7 @@
-"""The files routing reads: the SLA policies, the district calendar and the staff directory (YAML), and a school
-list (CSV). Each is validated whole; an error names the file, the line and the reason, so a bad file refuses to
-start the service (or, for ``psc load-schools``, loads nothing) instead of half-applying.
+"""The files routing reads: the SLA policies and the staff directory (YAML), and a school list (CSV); the district
+calendar file is read by ``shared.business_calendar`` (catalog's referral clocks run on it too). Each is validated
+whole; an error names the file, the line and the reason, so a bad file refuses to start the service (or, for
+``psc load-schools``, loads nothing) instead of half-applying.
 """
 
 from __future__ import annotations
@@ -8,95 +9,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, time
 from pathlib import Path
 from typing import cast, get_args
-from zoneinfo import ZoneInfo
 
-import holidays
-import yaml
 from pydantic import TypeAdapter, ValidationError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
-from services.routing.calendar import DistrictCalendar
 from services.routing.directory import School, schools_from_rows
 from services.routing.policies import TIERS, URGENCIES, SlaPolicies, Targets
 from services.routing.staff import Staff, network_rule_problem
+from shared.business_calendar.yaml_file import FileProblem, YamlFile
 from shared.contracts.inquiries import InquiryCategory, Urgency
 from shared.contracts.routing import StaffRole, Tier
 from shared.contracts.text import Email
 
 HERE = Path(__file__).parent
 SLA_POLICIES = HERE / "policies" / "sla.yaml"
-DISTRICT_CALENDAR = HERE / "policies" / "district_calendar_2026_27.yaml"
 DEMO_STAFF = HERE / "data" / "staff_demo.yaml"
-HOLIDAY_YEARS = range(2024, 2036)
 
-
-class FileProblem(ValueError):
-    """A file routing reads is wrong: which file, which line, why."""
-
-    def __init__(self, path: Path | str, line: int, reason: str) -> None:
-        super().__init__(f"{path}:{line}: {reason}")
-        self.path, self.line, self.reason = str(path), line, reason
-
-
-@dataclass(frozen=True)
-class _Yaml:
-    """A YAML document's nodes, each with its line, read without YAML's own typing (we parse every scalar)."""
-
-    path: Path | str
-
-    def load(self, text: str) -> Node:
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            raise FileProblem(self.path, mark.line + 1 if mark else 1, f"not valid YAML: {exc.problem}") from None
-        if node is None:
-            raise FileProblem(self.path, 1, "the file is empty")
-        return node
-
-    def fail(self, node: Node, reason: str) -> FileProblem:
-        return FileProblem(self.path, node.start_mark.line + 1, reason)
-
-    def mapping(self, node: Node, what: str, *, keys: set[str] | None = None) -> dict[str, Node]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        out: dict[str, Node] = {}
-        for key, value in node.value:
-            name = self.text(key, f"a key of {what}")
-            if name in out:
-                raise self.fail(key, f"{name!r} is given twice in {what}")
-            if keys is not None and name not in keys:
-                raise self.fail(key, f"unknown key {name!r} in {what} (expected one of {', '.join(sorted(keys))})")
-            out[name] = value
-        return out
-
-    def sequence(self, node: Node, what: str) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            raise self.fail(node, f"{what} must be a list")
-        return list(node.value)
-
-    def text(self, node: Node, what: str) -> str:
-        if not isinstance(node, ScalarNode) or not str(node.value).strip():
-            raise self.fail(node, f"{what} must be a non-empty value")
-        return str(node.value).strip()
-
-    def required(self, fields: Mapping[str, Node], name: str, parent: Node, what: str) -> Node:
-        if name not in fields:
-            raise self.fail(parent, f"{what} has no {name!r}")
-        return fields[name]
-
-    def day(self, node: Node, what: str) -> date:
-        raw = self.text(node, what)
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise self.fail(node, f"{what} {raw!r} is not a date (YYYY-MM-DD)") from None
-
+__all__ = ["FileProblem"]  # what a bad file raises, here as before: callers of this module catch it
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|h|d)$")
 
@@ -119,7 +50,7 @@ def business_duration(raw: str, *, business_day_seconds: int) -> int:
 def read_policies(path: Path, *, business_day_seconds: int) -> SlaPolicies:
     """The SLA policy file (see its header): every category of ``InquiryCategory`` and both urgencies resolve, every
     tier has both targets, and first response comes no later than resolution."""
-    doc = _Yaml(path)
+    doc = YamlFile(path)
     root = doc.load(path.read_text(encoding="utf-8"))
     top = doc.mapping(root, "the policy file", keys={"version", "warning_at", "defaults", "categories"})
     version = doc.text(doc.required(top, "version", root, "the policy file"), "version")
@@ -177,49 +108,6 @@ def read_policies(path: Path, *, business_day_seconds: int) -> SlaPolicies:
     return SlaPolicies(version=version, warning_at=warning_at, targets=targets)
 
 
-# -- The district calendar ------------------------------------------------------------------------------------------
-
-
-def read_district_days(path: Path) -> dict[date, str]:
-    """The district's own closed days (breaks, school holidays) from its calendar file: day -> name."""
-    doc = _Yaml(path)
-    root = doc.load(path.read_text(encoding="utf-8"))
-    top = doc.mapping(root, "the calendar file", keys={"school_year", "closed"})
-    doc.text(doc.required(top, "school_year", root, "the calendar file"), "school_year")
-    days: dict[date, str] = {}
-    for entry in doc.sequence(doc.required(top, "closed", root, "the calendar file"), "closed"):
-        fields = doc.mapping(entry, "a closed entry", keys={"date", "from", "to", "name"})
-        name = doc.text(doc.required(fields, "name", entry, "a closed entry"), "name")
-        if "date" in fields:
-            if "from" in fields or "to" in fields:
-                raise doc.fail(entry, "give either 'date' or 'from' and 'to', not both")
-            first = last = doc.day(fields["date"], "date")
-        else:
-            first = doc.day(doc.required(fields, "from", entry, "a closed entry without 'date'"), "from")
-            last = doc.day(doc.required(fields, "to", entry, "a closed entry without 'date'"), "to")
-            if last < first:
-                raise doc.fail(fields["to"], f"'to' ({last}) is before 'from' ({first})")
-            if (last - first).days > 62:
-                raise doc.fail(fields["to"], "a closed stretch longer than two months is surely a typo")
-        day = first
-        while day <= last:
-            days.setdefault(day, name)
-            day = date.fromordinal(day.toordinal() + 1)
-    return days
-
-
-def district_calendar(
-    *, timezone: str, opens: time, closes: time, holiday_subdivision: str, calendar_file: Path
-) -> DistrictCalendar:
-    """Business hours on the district's clock; closed on weekends, US and state public holidays (``holidays``) and
-    the district's own closed days."""
-    public = holidays.country_holidays("US", subdiv=holiday_subdivision, years=HOLIDAY_YEARS)
-    closed: dict[date, str] = {day: str(name) for day, name in public.items()}
-    for day, name in read_district_days(calendar_file).items():
-        closed.setdefault(day, name)
-    return DistrictCalendar(zone=ZoneInfo(timezone), opens=opens, closes=closes, closed_days=closed)
-
-
 # -- Staff ----------------------------------------------------------------------------------------------------------
 
 _ROLES = set(get_args(StaffRole))
@@ -231,7 +119,7 @@ def read_staff(path: Path) -> list[Staff]:
     """The staff file: ``staff:`` a list of ``id``, ``name``, ``role``, ``network`` (a network id, 'central' for
     central staff), and optionally ``email`` (their work address) and ``active``. Auditors (role ``auditor``) read and
     are never given inquiries."""
-    doc = _Yaml(path)
+    doc = YamlFile(path)
     root = doc.load(path.read_text(encoding="utf-8"))
     top = doc.mapping(root, "the staff file", keys={"staff"})
     out: list[Staff] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.routing.calendar import DistrictCalendar
+from shared.business_calendar import DistrictCalendar
 from shared.contracts.inquiries import Urgency
 from shared.contracts.routing import SlaClockName, Tier
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.routing.files import DEMO_STAFF, DISTRICT_CALENDAR, SLA_POLICIES
+from services.routing.files import DEMO_STAFF, SLA_POLICIES
+from shared.business_calendar import DISTRICT_CALENDAR
 from shared.settings import ServiceSettings
 
 SCHOOLS_CSV = Path(__file__).parent / "data" / "cps_schools_sy1819.csv"

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.routing.app import load_rules
-from services.routing.calendar import TABLE_FIRST, TABLE_LAST, DistrictCalendar
 from services.routing.settings import RoutingSettings
+from shared.business_calendar import TABLE_FIRST, TABLE_LAST, DistrictCalendar
 
 DISTRICT = load_rules(RoutingSettings()).calendar
 CLOSED = DISTRICT.with_closures({date(2026, 12, 8): "snow day", date(2027, 3, 15): "water main"})

@@ -14,11 +14,11 @@ from services.routing.files import (
     DEMO_STAFF,
     SLA_POLICIES,
     FileProblem,
-    read_district_days,
     read_policies,
     read_staff,
     schools_or_problems,
 )
+from shared.business_calendar import read_district_days
 
 DAY = 9 * 3600
 

@@ -9,13 +9,13 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fakes import FakeOutbox
-from services.routing.calendar import DistrictCalendar
 from services.routing.clocks import Assignment
 from services.routing.directory import CENTRAL_ID, CENTRAL_NAME, Network, NetworkSummary, School
 from services.routing.domain import HistoryEntry
 from services.routing.files import SLA_POLICIES, read_policies
 from services.routing.policies import Rules, SlaPolicies
 from services.routing.staff import Staff, StaffPool
+from shared.business_calendar import DistrictCalendar
 
 # Sample data for routing's unit tests: Friday 20 Nov 2026, 9:00 in Chicago; no holidays but weekends.
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

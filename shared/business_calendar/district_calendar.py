@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 TABLE_FIRST = date(2024, 1, 1)
 TABLE_LAST = date(2036, 12, 31)
-"""The days the table covers (the years whose public holidays routing loads, and one more)."""
+"""The days the table covers (the years whose public holidays the calendar loads, and one more)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_DAY = timedelta(days=1)
