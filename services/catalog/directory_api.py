@@ -20,7 +20,15 @@ from services.catalog.calendar_feed import ics_of
 from services.catalog.domain import VOCABULARY, InvalidSeed, LocationFilters, SeedCatalog
 from services.catalog.hsds import hsds_location, hsds_organization, hsds_service, page_of
 from services.catalog.places import GRADE_NUMBERS
-from services.catalog.searching import SearchParameters, checked_network, point_of, refuse, search, search_parameters
+from services.catalog.searching import (
+    NetworkName,
+    SearchParameters,
+    checked_network,
+    point_of,
+    refuse,
+    search,
+    search_parameters,
+)
 from shared.auth import PUBLIC, Actor, Staff
 from shared.contracts.catalog import (
     GradeLevel,
@@ -30,6 +38,7 @@ from shared.contracts.catalog import (
     ReferralView,
     ResourceCategory,
     ResourceId,
+    SearchWords,
 )
 from shared.contracts.envelope import FieldError
 from shared.contracts.text import STORABLE, IsoDate
@@ -71,10 +80,11 @@ async def list_services(
     ctx: Context,
     filters: Annotated[SearchParameters, Depends(search_parameters)],
     search_text: Annotated[
-        str | None, Query(alias="search", max_length=200, description="HSDS's name for q (either one)")
+        SearchWords | None, Query(alias="search", description="HSDS's name for q (either one)")
     ] = None,
     taxonomy_term_id: Annotated[
-        str | None, Query(max_length=100, description="Only services under this term ('psc-category:attendance')")
+        Annotated[str, StringConstraints(max_length=100), STORABLE] | None,
+        Query(description="Only services under this term ('psc-category:attendance')"),
     ] = None,
     page: Page = 1,
     per_page: PerPage = 20,
@@ -143,11 +153,14 @@ async def get_organization(
 async def list_locations(
     ctx: Context,
     kind: Annotated[str | None, Query(pattern="^(office|school)$", description="'office' or 'school'")] = None,
-    network: Annotated[str | None, Query(max_length=40, description="Only this network ('network-4')")] = None,
+    network: Annotated[NetworkName | None, Query(description="Only this network ('network-4')")] = None,
     grade: Annotated[GradeLevel | None, Query(description="Only schools offering this grade")] = None,
     language: Annotated[LanguageCode | None, Query(description="Only schools teaching this language ('es')")] = None,
     bilingual_services: Annotated[bool | None, Query(description="Only schools with bilingual services")] = None,
-    organization_id: Annotated[str | None, Query(max_length=100, description="Only this organization's")] = None,
+    organization_id: Annotated[
+        Annotated[str, StringConstraints(max_length=100), STORABLE] | None,
+        Query(description="Only this organization's"),
+    ] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90, description="Latitude to measure from")] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180, description="Longitude to measure from")] = None,
     school_id: Annotated[str | None, Query(pattern=r"^\d{6}$", description="Measure from this school")] = None,

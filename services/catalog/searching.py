@@ -13,17 +13,21 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import StringConstraints
 
 from services.catalog import handlers
 from services.catalog.domain import Near, ResourcePage, ResourceQuery, normalise_query, query_key
 from services.catalog.places import GRADE_NUMBERS, MAX_RADIUS_KM, NETWORK_IDS
 from services.catalog.querying import words_of
 from shared.contracts.catalog import GradeLevel, LanguageCode, ResourceCategory, SearchWords
+from shared.contracts.text import STORABLE
 
 if TYPE_CHECKING:
     from services.catalog.api import CatalogContext
 
 DEFAULT_RADIUS_KM = 5.0
+NetworkName = Annotated[str, StringConstraints(max_length=40), STORABLE]
+"""A network as a query names it ('network-4', 'charter'); checked against the district's by ``checked_network``."""
 
 
 @dataclass
@@ -116,7 +120,7 @@ async def search_parameters(
     category: Annotated[ResourceCategory | None, Query(description="Only services under this category")] = None,
     language: Annotated[LanguageCode | None, Query(description="Only services offered in this language")] = None,
     network: Annotated[
-        str | None, Query(max_length=40, description="Only services of this network ('network-4', 'charter')")
+        NetworkName | None, Query(description="Only services of this network ('network-4', 'charter')")
     ] = None,
     grade: Annotated[GradeLevel | None, Query(description="Only services for this grade (PE, PK, K, 1-12)")] = None,
     open_now: Annotated[bool, Query(description="Only services open now (their hours, America/Chicago)")] = False,

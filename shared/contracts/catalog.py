@@ -104,85 +104,85 @@ _NOT_REPLY_TOPICS = frozenset({CATALOG_LOOKUPS, CATALOG_UPSERTS, DEAD_LETTERS})
 
 
 class OrganizationRef(FrozenModel):
-    id: str = Field(description="Directory id of the organization (office or department) that offers the service")
-    name: str = Field(description="The organization's name, e.g. 'Office of Diverse Learner Supports and Services'")
+    id: Text = Field(description="Directory id of the organization (office or department) that offers the service")
+    name: Text = Field(description="The organization's name, e.g. 'Office of Diverse Learner Supports and Services'")
 
 
 class PhoneView(FrozenModel):
-    number: str = Field(description="Phone number as people dial it, e.g. '(773) 553-1800'")
-    extension: str | None = Field(description="Extension to ask for, if any")
+    number: Text = Field(description="Phone number as people dial it, e.g. '(773) 553-1800'")
+    extension: Text | None = Field(description="Extension to ask for, if any")
     type: PhoneType = Field(description="'voice', 'fax' or 'text'")
-    description: str | None = Field(description="What the number is for, e.g. 'Main line'")
+    description: Text | None = Field(description="What the number is for, e.g. 'Main line'")
 
 
 class LocationView(FrozenModel):
-    name: str = Field(description="Name of the place, e.g. 'ODLSS offices'")
-    address_1: str = Field(description="Street address, e.g. '125 South Clark Street, 8th Floor'")
-    city: str = Field(description="City")
-    state_province: str = Field(description="Two-letter state code")
-    postal_code: str = Field(description="ZIP code")
-    id: str | None = Field(None, description="Directory id of the location")
+    name: Text = Field(description="Name of the place, e.g. 'ODLSS offices'")
+    address_1: Text = Field(description="Street address, e.g. '125 South Clark Street, 8th Floor'")
+    city: Text = Field(description="City")
+    state_province: Text = Field(description="Two-letter state code")
+    postal_code: Text = Field(description="ZIP code")
+    id: Text | None = Field(None, description="Directory id of the location")
     latitude: float | None = Field(None, description="WGS84 latitude, if known")
     longitude: float | None = Field(None, description="WGS84 longitude, if known")
 
 
 class TranslationView(FrozenModel):
-    name: str | None = Field(None, description="The name in this language")
-    description: str | None = Field(None, description="The description in this language")
-    eligibility_description: str | None = Field(None, description="Who may use it, in this language")
+    name: Text | None = Field(None, description="The name in this language")
+    description: Text | None = Field(None, description="The description in this language")
+    eligibility_description: Text | None = Field(None, description="Who may use it, in this language")
 
 
 class ContactView(FrozenModel):
-    name: str | None = Field(None, description="The person's name, when the directory gives one")
-    title: str = Field(description="Who to ask for, e.g. 'Parent Support Administrator (PSA)'")
-    department: str | None = Field(None, description="The office the contact works in")
-    email: str | None = Field(None, description="Email address of the contact")
-    phone: str | None = Field(None, description="Phone number of the contact")
+    name: Text | None = Field(None, description="The person's name, when the directory gives one")
+    title: Text = Field(description="Who to ask for, e.g. 'Parent Support Administrator (PSA)'")
+    department: Text | None = Field(None, description="The office the contact works in")
+    email: Text | None = Field(None, description="Email address of the contact")
+    phone: Text | None = Field(None, description="Phone number of the contact")
     translations: dict[str, TranslationView] = Field(
         default_factory=dict, description="The title in other languages, by ISO 639-1 code (in 'name')"
     )
 
 
 class ScheduleView(FrozenModel):
-    id: str = Field(description="Directory id of the schedule")
+    id: Text = Field(description="Directory id of the schedule")
     kind: ScheduleKind = Field(description="'opening_hours' (weekly hours) or 'event' (a dated session)")
-    name: str | None = Field(None, description="The event's title")
-    description: str | None = Field(None, description="What happens at the event")
+    name: Text | None = Field(None, description="The event's title")
+    description: Text | None = Field(None, description="What happens at the event")
     translations: dict[str, TranslationView] = Field(default_factory=dict, description="Title and text by language")
-    language: str | None = Field(None, description="ISO 639-1 code of the language the event is held in")
+    language: Text | None = Field(None, description="ISO 639-1 code of the language the event is held in")
     byday: list[Weekday] = Field(default_factory=list, description="Days the hours apply to")
     opens_at: LocalTime | None = Field(None, description="Opening time, local")
     closes_at: LocalTime | None = Field(None, description="Closing time, local")
     dtstart: LocalDateTime | None = Field(None, description="The event's first start, local time of 'timezone'")
     duration_minutes: int | None = Field(None, description="How long each occurrence lasts")
-    rrule: str | None = Field(None, description="RFC 5545 recurrence rule, e.g. 'FREQ=MONTHLY;BYDAY=2TU'")
-    timezone: str = Field("America/Chicago", description="IANA time zone of the times")
-    location_id: str | None = Field(None, description="Where the event takes place (a location of the service)")
+    rrule: Text | None = Field(None, description="RFC 5545 recurrence rule, e.g. 'FREQ=MONTHLY;BYDAY=2TU'")
+    timezone: Text = Field("America/Chicago", description="IANA time zone of the times")
+    location_id: Text | None = Field(None, description="Where the event takes place (a location of the service)")
 
 
 class ResourceView(FrozenModel):
     """One service of the directory with what a parent or staff member needs to reach it."""
 
-    id: str = Field(description="Directory id of the service")
-    name: str = Field(description="Name of the program or office, e.g. 'Parent and Educator Partnership (PEP)'")
-    alternate_name: str | None = Field(description="Another name people know it by (often the Spanish name)")
-    description: str = Field(description="What the service does and for whom")
+    id: Text = Field(description="Directory id of the service")
+    name: Text = Field(description="Name of the program or office, e.g. 'Parent and Educator Partnership (PEP)'")
+    alternate_name: Text | None = Field(description="Another name people know it by (often the Spanish name)")
+    description: Text = Field(description="What the service does and for whom")
     status: ServiceStatus = Field(description="'active', or 'inactive' when it no longer takes requests")
     organization: OrganizationRef = Field(description="Who offers the service")
     categories: list[ResourceCategory] = Field(description="Taxonomy codes, the main one first")
-    languages: list[str] = Field(description="ISO 639-1 codes of the languages the service is offered in")
+    languages: list[Text] = Field(description="ISO 639-1 codes of the languages the service is offered in")
     phones: list[PhoneView] = Field(description="Numbers to call or text, the main one first")
     locations: list[LocationView] = Field(description="Where the service is offered in person")
-    url: str | None = Field(description="Web page of the service")
-    email: str | None = Field(description="Email address of the service")
-    eligibility_description: str | None = Field(description="Who may use the service")
-    fees_description: str | None = Field(description="What it costs, if anything")
+    url: Text | None = Field(description="Web page of the service")
+    email: Text | None = Field(description="Email address of the service")
+    eligibility_description: Text | None = Field(description="Who may use the service")
+    fees_description: Text | None = Field(description="What it costs, if anything")
     updated_at: AwareDatetime = Field(description="When the catalog last changed what this view shows")
     translations: dict[str, TranslationView] = Field(
         default_factory=dict, description="What parents read in other languages, by ISO 639-1 code ('es')"
     )
-    network: str | None = Field(None, description="The network the service belongs to (a network office), if any")
-    grades: list[str] = Field(default_factory=list, description="Grades the service is for; empty: every grade")
+    network: Text | None = Field(None, description="The network the service belongs to (a network office), if any")
+    grades: list[Text] = Field(default_factory=list, description="Grades the service is for; empty: every grade")
     contacts: list[ContactView] = Field(default_factory=list, description="Who to ask for")
     schedules: list[ScheduleView] = Field(default_factory=list, description="Opening hours and dated events")
     distance_km: float | None = Field(

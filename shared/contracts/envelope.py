@@ -81,8 +81,8 @@ def declared_event_type(event_cls: type[Event]) -> str:
 class FieldError(FrozenModel):
     """One reason an input was refused. Never carries the offending value: it may be personal data."""
 
-    field: str = Field(description="Dotted path of the field, e.g. 'parent.email'")
-    reason: str = Field(description="Why it was refused, for a person to read")
+    field: Text = Field(description="Dotted path of the field, e.g. 'parent.email'")
+    reason: Text = Field(description="Why it was refused, for a person to read")
 
 
 class Rejection(Event):
@@ -90,7 +90,7 @@ class Rejection(Event):
     so the answers to one sender stay in order on one partition."""
 
     errors: list[FieldError] = Field(description="Each field refused and why")
-    origin_topic: str = Field(description="Topic the refused message came from")
+    origin_topic: Text = Field(description="Topic the refused message came from")
     origin_partition: int = Field(description="Partition the refused message came from")
     origin_offset: int = Field(description="Offset of the refused message")
 

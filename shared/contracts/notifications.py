@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, StrictInt
 
 from shared.contracts.envelope import Event, InquiryEvent
+from shared.contracts.text import Text
 
 Channel = Literal["email", "sms"]
 
@@ -15,23 +16,23 @@ Channel = Literal["email", "sms"]
 class _NotificationEvent(InquiryEvent):
     delivery_id: UUID = Field(description="Notify's delivery record")
     channel: Channel = Field(description="email or sms")
-    template: str = Field(description="Template name, e.g. 'inquiry_received'")
-    language: str = Field(description="Language the message was written in")
+    template: Text = Field(description="Template name, e.g. 'inquiry_received'")
+    language: Text = Field(description="Language the message was written in")
 
 
 class NotificationSent(_NotificationEvent):
     event_type: Literal["notification.sent"] = "notification.sent"
-    provider_message_id: str | None = Field(None, description="The provider's id for the message")
+    provider_message_id: Text | None = Field(None, description="The provider's id for the message")
 
 
 class NotificationFailed(_NotificationEvent):
     event_type: Literal["notification.failed"] = "notification.failed"
-    reason: str = Field(description="Why the provider refused or could not be reached, after retries")
+    reason: Text = Field(description="Why the provider refused or could not be reached, after retries")
 
 
 class NotificationSuppressed(_NotificationEvent):
     event_type: Literal["notification.suppressed"] = "notification.suppressed"
-    reason: str = Field(description="Why nothing was sent: no consent, opted out, on the suppression list")
+    reason: Text = Field(description="Why nothing was sent: no consent, opted out, on the suppression list")
 
 
 class NotificationRetrying(_NotificationEvent):
@@ -39,7 +40,7 @@ class NotificationRetrying(_NotificationEvent):
 
     event_type: Literal["notification.retrying"] = "notification.retrying"
     attempt: StrictInt = Field(description="Which attempt failed (1 for the first)")
-    reason: str = Field(description="What the provider said, without the address")
+    reason: Text = Field(description="What the provider said, without the address")
     next_attempt_at: AwareDatetime = Field(description="When it is tried again (backoff with jitter)")
 
 
@@ -47,8 +48,8 @@ class NotificationDeliveryReported(_NotificationEvent):
     """The SMS provider reported on a sent text (its status callback): delivered, undelivered, failed..."""
 
     event_type: Literal["notification.delivery_reported"] = "notification.delivery_reported"
-    provider_status: str = Field(description="The provider's MessageStatus, e.g. 'delivered', 'undelivered'")
-    error_code: str | None = Field(None, description="The provider's ErrorCode, when it gave one")
+    provider_status: Text = Field(description="The provider's MessageStatus, e.g. 'delivered', 'undelivered'")
+    error_code: Text | None = Field(None, description="The provider's ErrorCode, when it gave one")
 
 
 class _ContactEvent(Event):
