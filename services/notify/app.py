@@ -91,6 +91,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
                 max_attempts=settings.max_attempts,
                 time_scale=clock_span(clock, timedelta(seconds=1)).total_seconds(),
                 resources_wait_seconds=settings.resources_wait_seconds,
+                resources_fresh_seconds=settings.resources_fresh_seconds,
             )
             dispatcher = DeliveryDispatcher(
                 runtime.pool,

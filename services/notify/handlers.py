@@ -69,6 +69,9 @@ class Rules:
     resources_wait_seconds: float = 0.0
     """How long the acknowledgment's email waits for the catalog's resources (PSC_NOTIFY_RESOURCES_WAIT_SECONDS,
     wall seconds); 0: no lookup, the email goes at once without resources."""
+    resources_fresh_seconds: float = 0.0
+    """How long the catalog's answer for a category serves later acknowledgments without asking again
+    (PSC_NOTIFY_RESOURCES_FRESH_SECONDS, wall seconds); 0: every acknowledgment asks."""
 
 
 # --- steps of the case ------------------------------------------------------------------------------------------------
@@ -121,12 +124,19 @@ async def apply_case_events(
     to_handle = [e for e in ordered if e.inquiry_id in contacts]
     staff = await uow.staff.of(staff_ids={s for e in to_handle if (s := getattr(e, "assignee_id", None))})
     addresses = _addresses(contacts.values(), staff.values())
+    asks_catalog = rules.resources_wait_seconds > 0 and bool(submitted)
+    answers = {}
+    if asks_catalog and rules.resources_fresh_seconds > 0:
+        answers = await uow.resources.fresh_answers(
+            categories={e.category.value for e in submitted}, fresh_seconds=rules.resources_fresh_seconds
+        )
     directory = steps.Directory(
         staff=staff,
         suppressed=await uow.suppressions.state(addresses=addresses),
         renderer=renderer,
         new_id=new_id,
         status_base_url=rules.status_base_url,
+        answers=answers,
     )
     planned: list[PlannedDelivery] = []
     offices: dict[UUID, str] = {}
@@ -138,10 +148,11 @@ async def apply_case_events(
         contacts[event.inquiry_id] = step.contact
     if offices:
         await uow.contacts.set_offices(offices=list(offices.items()), now=now)
-    if rules.resources_wait_seconds > 0 and submitted:
+    if asks_catalog:
         # The service clock's due time is a backstop: the wait is released on the wall (see release_overdue).
         until = now + timedelta(seconds=rules.resources_wait_seconds * rules.time_scale)
-        planned = resources.hold(planned, until=until)
+        unanswered = {e.event_id for e in submitted if e.category.value not in answers}
+        planned = resources.hold(planned, until=until, events=unanswered)
     inserted = await _queue(uow, planned, now=now)
     await _ask_for_resources(uow, submitted, planned, inserted, contacts=contacts, rules=rules, now=now)
 
@@ -180,8 +191,9 @@ async def _ask_for_resources(
 async def fill_resources(
     uow: NotifyUnitOfWork, replies: Sequence[LookupReplied | LookupRejected], *, renderer: Renderer, now: datetime
 ) -> int:
-    """The catalog answered: the held acknowledgment emails are rendered again with its resources (in the email's
-    language, English names where the catalog has no translation) and go now. A refusal releases them as planned.
+    """The catalog answered: the held acknowledgment emails of its category are rendered again with its resources (in
+    the email's language, English names where the catalog has no translation) and go now; the answer is kept for the
+    category's next acknowledgments. A refusal releases them as planned.
     A reply after the wait, or a second copy of one, changes nothing. Returns how many emails were released."""
     released = 0
     for reply in replies:
@@ -193,8 +205,13 @@ async def fill_resources(
             )
             await uow.resources.release_as_planned(event_ids=events, now=now)
             continue
+        category = await uow.resources.keep_answer(request_id=reply.request_id, results=reply.results)
         events = await uow.resources.settle(
-            request_ids=[reply.request_id], outcome="answered", resources=len(reply.results), now=now
+            request_ids=[reply.request_id],
+            outcome="answered",
+            resources=len(reply.results),
+            now=now,
+            category=category,
         )
         releases = []
         for held in await uow.resources.held(event_ids=events):

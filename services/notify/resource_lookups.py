@@ -17,7 +17,8 @@ from uuid import UUID
 from asyncpg.pool import PoolConnectionProxy
 
 from services.notify.domain import ACKNOWLEDGMENT, Rendered
-from services.notify.resources import ResourceWait
+from services.notify.resources import ANSWERS, ResourceWait
+from shared.contracts.catalog import ResourceView
 
 _WAIT_COLUMNS = ("request_id", "inquiry_id", "event_id", "category", "language")
 _HELD = "template = $2 AND channel = 'email' AND status = 'pending' AND attempts = 0"
@@ -54,18 +55,51 @@ class ResourceLookupRepository:
         return {row["request_id"] for row in rows}
 
     async def settle(
-        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
+        self,
+        *,
+        request_ids: Collection[UUID],
+        outcome: str,
+        resources: int | None,
+        now: datetime,
+        category: str | None = None,
     ) -> list[UUID]:
-        """Settle the lookups still waiting among ``request_ids``; the events whose acknowledgment they held."""
+        """Settle the lookups still waiting among ``request_ids`` (and, with ``category``, every other lookup of that
+        category still waiting: one answer serves them all); the events whose acknowledgment they held."""
         rows = await self._conn.fetch(
             "UPDATE resource_lookups SET outcome = $2, resources = $3, settled_at = $4"
-            " WHERE request_id = ANY($1::uuid[]) AND outcome IS NULL RETURNING event_id",
+            " WHERE (request_id = ANY($1::uuid[]) OR category = $5) AND outcome IS NULL RETURNING event_id",
             list(request_ids),
             outcome,
             resources,
             now,
+            category,
         )
         return [row["event_id"] for row in rows]
+
+    async def keep_answer(self, *, request_id: UUID, results: Sequence[ResourceView]) -> str | None:
+        """Keep the catalog's answer to ``request_id`` as its category's latest; the category (None: not our
+        request)."""
+        category: str | None = await self._conn.fetchval(
+            "INSERT INTO catalog_answers (category, results, answered_at)"
+            " SELECT category, $2::text::jsonb, clock_timestamp() FROM resource_lookups WHERE request_id = $1"
+            " ON CONFLICT (category) DO UPDATE SET results = excluded.results, answered_at = excluded.answered_at"
+            " RETURNING category",
+            request_id,
+            ANSWERS.dump_json(list(results)).decode(),
+        )
+        return category
+
+    async def fresh_answers(
+        self, *, categories: Collection[str], fresh_seconds: float
+    ) -> dict[str, list[ResourceView]]:
+        """The kept answers of ``categories`` no older than ``fresh_seconds`` on the database's wall clock."""
+        rows = await self._conn.fetch(
+            "SELECT category, results::text AS results FROM catalog_answers WHERE category = ANY($1::text[])"
+            " AND answered_at >= clock_timestamp() - make_interval(secs => $2)",
+            list(categories),
+            float(fresh_seconds),
+        )
+        return {row["category"]: ANSWERS.validate_json(row["results"]) for row in rows}
 
     async def settle_overdue(self, *, limit: int, now: datetime) -> list[UUID]:
         """Time out up to ``limit`` lookups past their wait (on the database's clock), skipping rows a reply or

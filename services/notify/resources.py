@@ -1,23 +1,27 @@
 """Resources in the acknowledgment, pure: the lookup notify asks the catalog, and the template variables of its answer.
 
-On ``inquiry.submitted`` the acknowledgment's email is queued held ("waiting for resources from the catalog") and a
-``LookupResources`` request (the inquiry's category) goes to ``psc.catalog.lookups`` through the outbox, its reply to
+The catalog's latest answer for each category is kept (``catalog_answers``): while it is fresher than
+``PSC_NOTIFY_RESOURCES_FRESH_SECONDS`` an acknowledgment of that category names its resources at once and waits for
+nothing (the directory changes seldom; parents should not wait on it). Otherwise, on ``inquiry.submitted`` the
+acknowledgment's email is queued held ("waiting for resources from the catalog") and a ``LookupResources`` request
+(the inquiry's category) goes to ``psc.catalog.lookups`` through the outbox, its reply to
 ``psc.notify.catalog-replies``. The reply fills two or three resources into the email (in the parent's language when
-the resource has it, English otherwise) and releases it; no reply within ``PSC_NOTIFY_RESOURCES_WAIT_SECONDS`` and
-the email goes as it was planned, without resources. The text message never waits and names no resource: it keeps
-its two segments (the email has the room for names, numbers and links).
+the resource has it, English otherwise) and releases it, with every other acknowledgment of its category then waiting
+(a burst of inquiries asks once per inquiry but waits only for the first answer); no reply within
+``PSC_NOTIFY_RESOURCES_WAIT_SECONDS`` and the email goes as it was planned, without resources. The text message never
+waits and names no resource: it keeps its two segments (the email has the room for names, numbers and links).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from services.notify.domain import ACKNOWLEDGMENT, PlannedDelivery
 from shared.contracts.catalog import LookupResources, ResourceView
@@ -36,6 +40,10 @@ NO_RESOURCES: dict[str, str | None] = {
     name: None for slot in range(1, SLOTS + 1) for name in (f"resource_{slot}", f"resource_{slot}_contact")
 }
 """The acknowledgment's resource variables before (or without) the catalog's answer."""
+
+
+ANSWERS: TypeAdapter[list[ResourceView]] = TypeAdapter(list[ResourceView])
+"""A kept answer as JSON (``catalog_answers.results``)."""
 
 
 def request_id_for(event_id: UUID) -> UUID:
@@ -83,9 +91,16 @@ def lookup_for(event: InquirySubmitted, *, now: datetime) -> ResourceLookupReque
     )
 
 
-def hold(planned: Sequence[PlannedDelivery], *, until: datetime) -> list[PlannedDelivery]:
-    """The acknowledgment's emails about to be sent, held until ``until`` (or the catalog's answer)."""
-    return [replace(p, next_attempt_at=until, reason=WAITING_REASON) if waits_for_resources(p) else p for p in planned]
+def hold(
+    planned: Sequence[PlannedDelivery], *, until: datetime, events: Collection[UUID]
+) -> list[PlannedDelivery]:
+    """The acknowledgment emails of ``events`` about to be sent, held until ``until`` (or the catalog's answer)."""
+    return [
+        replace(p, next_attempt_at=until, reason=WAITING_REASON)
+        if p.event_id in events and waits_for_resources(p)
+        else p
+        for p in planned
+    ]
 
 
 def waits_for_resources(delivery: PlannedDelivery) -> bool:

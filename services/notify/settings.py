@@ -67,6 +67,13 @@ class NotifySettings(ServiceSettings):
         description="How long the acknowledgment's email waits for the catalog's resources (wall seconds, whatever"
         " PSC_CLOCK_SPEED); then it goes without them. 0: no lookup, the email goes at once",
     )
+    resources_fresh_seconds: float = Field(
+        600,
+        ge=0,
+        le=86_400,
+        description="How long the catalog's answer for an inquiry category serves the next acknowledgments of that"
+        " category without asking again (wall seconds): they name their resources at once. 0: every one asks",
+    )
 
     dispatch_batch: int = Field(200, ge=1, description="Deliveries one dispatcher round claims")
     max_attempts: int = Field(6, ge=1, description="Sending attempts before a delivery is given up as failed")

@@ -11,8 +11,8 @@ warning (inquiry.sla_warning, to the assignee), an escalation reaching a PSA or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -28,7 +28,8 @@ from services.notify.domain import (
     plan_parent_message,
     plan_staff_message,
 )
-from services.notify.resources import NO_RESOURCES
+from services.notify.resources import NO_RESOURCES, resource_variables
+from shared.contracts.catalog import ResourceView
 from shared.contracts.envelope import InquiryEvent
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.lifecycle import (
@@ -64,6 +65,8 @@ class Directory:
     renderer: Renderer
     new_id: Callable[[], UUID]
     status_base_url: str
+    answers: Mapping[str, Sequence[ResourceView]] = field(default_factory=dict)
+    """The catalog's fresh answers by inquiry category: an acknowledgment of one of them names its resources now."""
 
 
 def chicago(moment: datetime | None) -> str:
@@ -79,7 +82,10 @@ def step_for(event: InquiryEvent, contact: Contact, directory: Directory, *, now
     parent: tuple[str, dict[str, str | None]] | None = None
     staff: list[tuple[str, str, dict[str, str]]] = []
     if isinstance(event, InquirySubmitted):
-        parent = ("inquiry_received", dict(NO_RESOURCES))  # filled in when the catalog answers
+        answer = directory.answers.get(event.category.value)
+        # Without a fresh answer the resources are filled in when the catalog answers (see resources.py).
+        found = NO_RESOURCES if answer is None else resource_variables(answer, contact.language)
+        parent = ("inquiry_received", dict(found))
     elif isinstance(event, InquiryAssigned):
         parent = ("inquiry_assigned", {})
         staff.append(("staff_assigned", event.assignee_id or "", {"tier": event.tier, "due_at": chicago(event.due_at)}))

@@ -29,6 +29,7 @@ from services.notify.repository import (
 )
 from services.notify.resource_lookups import HeldAcknowledgment, ResourceLookupRepository
 from services.notify.resources import ResourceWait
+from shared.contracts.catalog import ResourceView
 from shared.db.unit_of_work import Outbox, UnitOfWork
 
 
@@ -108,8 +109,20 @@ class ResourceLookups(Protocol):
     async def start(self, *, waits: Sequence[ResourceWait], wait_seconds: float, now: datetime) -> set[UUID]: ...
 
     async def settle(
-        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
+        self,
+        *,
+        request_ids: Collection[UUID],
+        outcome: str,
+        resources: int | None,
+        now: datetime,
+        category: str | None = None,
     ) -> list[UUID]: ...
+
+    async def keep_answer(self, *, request_id: UUID, results: Sequence[ResourceView]) -> str | None: ...
+
+    async def fresh_answers(
+        self, *, categories: Collection[str], fresh_seconds: float
+    ) -> dict[str, list[ResourceView]]: ...
 
     async def settle_overdue(self, *, limit: int, now: datetime) -> list[UUID]: ...
 

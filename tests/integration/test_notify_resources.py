@@ -4,7 +4,8 @@ on one database, inquiry.submitted published twice (a redelivery), the catalog a
 Without a catalog the acknowledgment still goes after the wait, without resources. With the catalog, a Spanish-speaking
 parent's acknowledgment lists two or three resources filed under the inquiry's category, by their Spanish names, and
 an English-speaking parent's by their English names; each parent gets one email, a second copy of the reply changes
-nothing.
+nothing. An acknowledgment whose category the catalog answered lately names its resources at once and asks nothing,
+even with the catalog stopped.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from services.notify.settings import NotifySettings
 from shared.clock import FixedClock
 from shared.contracts.envelope import kafka_headers, to_bytes
 from shared.contracts.inquiries import InquirySubmitted
-from shared.contracts.topics import INQUIRY_EVENTS, NOTIFY_CATALOG_REPLIES
+from shared.contracts.topics import CATALOG_LOOKUPS, INQUIRY_EVENTS, NOTIFY_CATALOG_REPLIES
 from shared.kafka.connection import create_producer
 from shared.settings import PlatformSettings
 
@@ -212,3 +213,31 @@ async def test_the_acknowledgment_carries_resources_of_its_category_in_the_paren
     assert again["ID"] == mail["ID"]
     log = (await stack["notify"].get(f"/v1/inquiries/{es.inquiry_id}/deliveries")).json()
     assert [(d["status"], d["attempts"]) for d in log] == [("sent", 1)]
+
+
+async def test_a_fresh_answer_names_the_resources_of_the_next_acknowledgment_at_once_without_asking(
+    stack: dict[str, Any],
+) -> None:
+    english, spanish = seeded("enrollment")
+    first = submission(email=f"first-{uuid.uuid4().hex[:6]}@example.org", language="en", category="enrollment")
+    app = create_catalog(CatalogSettings(platform=stack["platform"]))
+    async with app.router.lifespan_context(app):  # the catalog answers the first acknowledgment's lookup, then stops
+        await submit_twice(stack, first)
+        assert listed((await acknowledgment(stack, first))["Text"])
+
+    later = submission(email=f"later-{uuid.uuid4().hex[:6]}@example.org", language="es", category="enrollment")
+    started = time.monotonic()
+    await submit_twice(stack, later)
+    mail = await acknowledgment(stack, later)
+    assert time.monotonic() - started < WAIT_SECONDS, "it waited for nothing: the kept answer was fresh"
+    names = listed(mail["Text"])
+    assert names and set(names) <= spanish | english, mail["Text"]
+    assert "Oficinas y programas que pueden ayudarle mientras tanto:" in mail["Text"]
+    lookup = await first_event(
+        stack["platform"], CATALOG_LOOKUPS, lambda e: e["correlation_id"] == first.correlation_id
+    )
+    assert lookup["category"] == "enrollment", "the first one asked"
+    with pytest.raises(TimeoutError):  # the later one did not
+        await first_event(
+            stack["platform"], CATALOG_LOOKUPS, lambda e: e["correlation_id"] == later.correlation_id, timeout=3
+        )

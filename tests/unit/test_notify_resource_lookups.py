@@ -16,7 +16,7 @@ from services.notify import handlers, resources
 from services.notify.handlers import Rules
 from shared.contracts.catalog import LookupRejected, LookupReplied, LookupResources, ResourceView
 from shared.contracts.envelope import FieldError
-from shared.contracts.inquiries import InquirySubmitted
+from shared.contracts.inquiries import InquiryCategory, InquirySubmitted
 from shared.contracts.topics import CATALOG_LOOKUPS, NOTIFY_CATALOG_REPLIES
 
 PHONE = "+13125550147"
@@ -225,3 +225,46 @@ def test_resource_names_follow_the_parents_language_then_english() -> None:
 def test_the_request_id_is_the_same_on_every_replica_and_differs_per_acknowledgment() -> None:
     first, second = uuid4(), uuid4()
     assert resources.request_id_for(first) == resources.request_id_for(first) != resources.request_id_for(second)
+
+
+FRESH = Rules(resources_wait_seconds=2.5, resources_fresh_seconds=600)
+
+
+async def test_one_reply_releases_every_acknowledgment_of_its_category_then_waiting() -> None:
+    uow = FakeNotifyUnitOfWork()
+    first, second = submitted("ana@example.org", language="es"), submitted("bo@example.org", language="en")
+    await acknowledge(uow, first, second, rules=FRESH)
+    assert len(uow.events_on(CATALOG_LOOKUPS)) == 2, "each asks: neither knows the other's answer will come first"
+    assert await handlers.fill_resources(uow, [replied(first, FOUND)], renderer=RENDERER, now=NOW) == 2
+    bodies = {r.planned.recipient: r.planned.body for r in uow.deliveries.by_id.values()}
+    assert "- Oficina de Asistencia: (773) 553-1000, https://www.cps.edu/attendance\n" in bodies["ana@example.org"]
+    assert "- Office of Attendance: (773) 553-1000, https://www.cps.edu/attendance\n" in bodies["bo@example.org"]
+    assert all(r.reason is None and r.next_attempt_at == NOW for r in uow.deliveries.by_id.values())
+    assert await handlers.fill_resources(uow, [replied(second, FOUND[3:])], renderer=RENDERER, now=NOW) == 0
+
+
+async def test_a_fresh_answer_serves_the_next_acknowledgment_of_its_category_at_once_a_stale_one_asks_again() -> None:
+    uow = FakeNotifyUnitOfWork()
+    first = submitted("ana@example.org")
+    await acknowledge(uow, first, rules=FRESH)
+    await handlers.fill_resources(uow, [replied(first, FOUND)], renderer=RENDERER, now=NOW)
+    asked = len(uow.events_on(CATALOG_LOOKUPS))
+
+    later = submitted("bo@example.org", language="en")
+    await acknowledge(uow, later, rules=FRESH)
+    (row,) = [r for r in uow.deliveries.by_id.values() if r.planned.recipient == "bo@example.org"]
+    assert (row.reason, row.next_attempt_at) == (None, NOW), "nothing to wait for"
+    assert "- Office of Attendance: (773) 553-1000, https://www.cps.edu/attendance\n" in row.planned.body
+    assert len(uow.events_on(CATALOG_LOOKUPS)) == asked, "and nothing asked"
+
+    other = submitted("cy@example.org")
+    other = other.model_copy(update={"category": InquiryCategory.SPECIAL_EDUCATION})
+    await acknowledge(uow, other, rules=FRESH)
+    (row,) = [r for r in uow.deliveries.by_id.values() if r.planned.recipient == "cy@example.org"]
+    assert row.reason == resources.WAITING_REASON, "another category's answer serves nothing here"
+
+    uow.resources.stale.add("attendance")
+    stale = submitted("di@example.org")
+    await acknowledge(uow, stale, rules=FRESH)
+    (row,) = [r for r in uow.deliveries.by_id.values() if r.planned.recipient == "di@example.org"]
+    assert row.reason == resources.WAITING_REASON and len(uow.events_on(CATALOG_LOOKUPS)) == asked + 2

@@ -24,6 +24,7 @@ from services.notify.domain import (
 from services.notify.resource_lookups import HeldAcknowledgment
 from services.notify.resources import ResourceWait
 from services.notify.templates import TemplateRenderer
+from shared.contracts.catalog import ResourceView
 from shared.contracts.inquiries import InquirySubmitted
 
 # Sample data for notify's unit tests: Friday 20 Nov 2026, 09:00 in Chicago (not quiet hours).
@@ -286,12 +287,27 @@ class StoredLookup:
 
 class FakeResourceLookups:
     """The waits for the catalog, over the fake delivery log. The database's wall clock is the test's to say: a wait
-    is over when its request id is in ``overdue``."""
+    is over when its request id is in ``overdue``, and a kept answer is stale when its category is in ``stale``."""
 
     def __init__(self, deliveries: FakeDeliveries) -> None:
         self.by_request: dict[UUID, StoredLookup] = {}
         self.overdue: set[UUID] = set()
+        self.answers: dict[str, list[ResourceView]] = {}
+        self.stale: set[str] = set()
         self._deliveries = deliveries
+
+    async def keep_answer(self, *, request_id: UUID, results: Sequence[ResourceView]) -> str | None:
+        row = self.by_request.get(request_id)
+        if row is None:
+            return None
+        self.answers[row.wait.category] = list(results)
+        self.stale.discard(row.wait.category)
+        return row.wait.category
+
+    async def fresh_answers(
+        self, *, categories: Collection[str], fresh_seconds: float
+    ) -> dict[str, list[ResourceView]]:
+        return {c: list(self.answers[c]) for c in categories if c in self.answers and c not in self.stale}
 
     async def start(self, *, waits: Sequence[ResourceWait], wait_seconds: float, now: datetime) -> set[UUID]:
         started = {w.request_id for w in waits if w.request_id not in self.by_request}
@@ -300,12 +316,18 @@ class FakeResourceLookups:
         return started
 
     async def settle(
-        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
+        self,
+        *,
+        request_ids: Collection[UUID],
+        outcome: str,
+        resources: int | None,
+        now: datetime,
+        category: str | None = None,
     ) -> list[UUID]:
         settled = []
-        for request_id in request_ids:
-            row = self.by_request.get(request_id)
-            if row is not None and row.outcome is None:
+        for request_id, row in self.by_request.items():
+            asked = request_id in request_ids or (category is not None and row.wait.category == category)
+            if asked and row.outcome is None:
                 row.outcome, row.resources = outcome, resources
                 settled.append(row.wait.event_id)
         return settled
