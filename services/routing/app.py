@@ -21,6 +21,7 @@ from services.routing.subscribers import InquirySubmittedSubscriber, SchoolListS
 from services.routing.unit_of_work import PostgresRoutingUnitOfWork
 from shared.business_calendar import FileProblem, district_calendar
 from shared.clock import Clock
+from shared.contracts.calendar import CalendarClosureAdded
 from shared.contracts.directory import SchoolListRejected
 from shared.contracts.routing import (
     InquiryAssigned,
@@ -32,7 +33,7 @@ from shared.contracts.routing import (
     InquirySlaWarning,
     StaffUpdated,
 )
-from shared.contracts.topics import DIRECTORY_UPDATES, INQUIRY_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
+from shared.contracts.topics import CALENDAR_EVENTS, DIRECTORY_UPDATES, INQUIRY_EVENTS, ROUTING_EVENTS, STAFF_EVENTS
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import ServiceRuntime, run_service, running_service
@@ -121,6 +122,11 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
             )
             runtime.publishes(
                 STAFF_EVENTS, StaffUpdated, description="A staff member was added or changed; keyed by staff id."
+            )
+            runtime.publishes(
+                CALENDAR_EVENTS,
+                CalendarClosureAdded,
+                description="An emergency closure day was added (POST /v1/calendar/closures); keyed by the day.",
             )
             runtime.publishes(
                 DIRECTORY_UPDATES,

@@ -18,6 +18,7 @@ from services.routing.domain import HistoryEntry, LifecycleKind
 from services.routing.policies import Rules
 from services.routing.staff import Staff, StaffPool
 from services.routing.unit_of_work import RoutingUnitOfWork
+from shared.contracts.calendar import CalendarClosureAdded
 from shared.contracts.directory import SchoolListPublished, SchoolListRejected
 from shared.contracts.envelope import FieldError, InquiryEvent
 from shared.contracts.inquiries import InquirySubmitted
@@ -30,7 +31,7 @@ from shared.contracts.lifecycle import (
     LifecycleEvent,
 )
 from shared.contracts.routing import InquiryAssigned, InquiryRerouted, StaffUpdated
-from shared.contracts.topics import DIRECTORY_UPDATES, ROUTING_EVENTS, STAFF_EVENTS
+from shared.contracts.topics import CALENDAR_EVENTS, DIRECTORY_UPDATES, ROUTING_EVENTS, STAFF_EVENTS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -216,7 +217,8 @@ class ClosureAdded:
 
 async def add_closure(uow: RoutingUnitOfWork, *, day: date, reason: str, rules: Rules, now: datetime) -> ClosureAdded:
     """Close the offices on ``day`` (an emergency closure): every inquiry in flight whose deadline moves is saved
-    with its new deadline and announced (``inquiry.deadline_moved``). A day already past, or already closed, is
+    with its new deadline and announced (``inquiry.deadline_moved``), and the closure itself is announced
+    (``calendar.closure_added`` on ``psc.calendar.events``). A day already past, or already closed, is
     refused; today is allowed (a closure called in the morning)."""
     today = rules.calendar.local_day(now)
     if day < today:
@@ -234,6 +236,12 @@ async def add_closure(uow: RoutingUnitOfWork, *, day: date, reason: str, rules: 
             announced.append(event)
     await uow.assignments.save(assignments=moved, now=now)
     await _announce(uow, announced)
+    # In the same transaction as the closure: the other clocks on the district calendar (catalog's referrals) learn
+    # of every closure routing records, and of none it does not.
+    uow.emit(
+        CALENDAR_EVENTS,
+        CalendarClosureAdded(occurred_at=now, correlation_id=f"closure-{day.isoformat()}", day=day, reason=reason),
+    )
     return ClosureAdded(day=day, reason=reason, moved=len(moved))
 
 

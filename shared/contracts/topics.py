@@ -36,6 +36,9 @@ CATALOG_EVENTS: Final = "psc.catalog.events"
 NOTIFY_CATALOG_REPLIES: Final = "psc.notify.catalog-replies"
 """The catalog's answers to notify's lookups (``catalog.lookup_replied`` / ``_rejected``, keyed by correlation id):
 the resources the parent's acknowledgment carries."""
+CALENDAR_EVENTS: Final = "psc.calendar.events"
+"""Events from routing, keyed by the day: ``calendar.closure_added`` (an emergency closure; read by the catalog, whose
+referral reply clocks run on the same district calendar)."""
 DEAD_LETTERS: Final = "psc.dead-letters"
 """Records no consumer could process, unchanged, with the reason and their origin in ``dlq.*`` headers."""
 
@@ -52,5 +55,6 @@ ALL_TOPICS: Final = (
     CATALOG_REPLIES,
     CATALOG_EVENTS,
     NOTIFY_CATALOG_REPLIES,
+    CALENDAR_EVENTS,
     DEAD_LETTERS,
 )
