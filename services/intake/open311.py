@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import georeport, handlers, parents
@@ -26,6 +26,7 @@ from services.intake.georeport import Format, RequestCreated, ServiceRequest, Se
 from services.intake.unit_of_work import IntakeUnitOfWork
 from shared.auth import PUBLIC, InvalidCredentials, Principal, Scope, principal_of
 from shared.contracts.envelope import field_errors_of
+from shared.contracts.text import STORABLE
 from shared.http import correlation_id_of
 
 _REQUEST_PARTS = frozenset({"body", "query", "path"})
@@ -128,7 +129,8 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Ro
 
 FormatPath = Annotated[Format, Path(description="json or xml: the answer's format, as the spec's paths end")]
 ApiKey = Annotated[
-    str | None, Query(max_length=200, description="A district system's API key (inquiries:read, or the submitter's)")
+    Annotated[str, StringConstraints(max_length=200), STORABLE] | None,
+    Query(description="A district system's API key (inquiries:read, or the submitter's)"),
 ]
 
 

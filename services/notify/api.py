@@ -26,7 +26,7 @@ from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.auth import PUBLIC, Actor, Staff
 from shared.clock import Clock
-from shared.contracts.text import STORABLE, ShortText
+from shared.contracts.text import STORABLE, ShortText, Text
 from shared.http import context_of
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
@@ -215,7 +215,7 @@ SAMPLE: dict[str, str | None] = {
     "/templates/{name}/preview", response_model=PreviewView, responses={404: {"description": "No such template"}}
 )
 async def preview(
-    name: str,
+    name: Text,
     ctx: Context,
     _: Staff,
     language: Annotated[
@@ -345,8 +345,8 @@ async def sms_status(request: Request, report: Annotated[StatusReport, Form()], 
 async def unsubscribe(
     delivery_id: UUID,
     ctx: Context,
-    token: Annotated[str, Query(min_length=1, max_length=64)],
-    one_click: Annotated[str | None, Form(alias="List-Unsubscribe", description="'One-Click'")] = None,
+    token: Annotated[Annotated[str, StringConstraints(min_length=1, max_length=64), STORABLE], Query()],
+    one_click: Annotated[Text | None, Form(alias="List-Unsubscribe", description="'One-Click'")] = None,
 ) -> dict[str, str]:
     """One-click unsubscribe (RFC 8058): the mail client POSTs ``List-Unsubscribe=One-Click`` here. The address
     gets no more optional mail; what the parent must read (the acknowledgment, a question, the outcome) still goes."""
