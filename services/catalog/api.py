@@ -20,6 +20,7 @@ from services.catalog.searching import SearchCache, SearchParameters, search, se
 from services.catalog.unit_of_work import PostgresCatalogReader, PostgresCatalogUnitOfWork
 from shared.auth import PUBLIC, Actor
 from shared.background import RoundWorker
+from shared.business_calendar import DistrictCalendar
 from shared.clock import Clock
 from shared.contracts.catalog import ResourceId, ResourceUpsert, ResourceView
 from shared.http import Problem, ValidationProblem, context_of, correlation_id_of
@@ -34,6 +35,8 @@ class CatalogContext:
 
     runtime: ServiceRuntime
     clock: Clock
+    calendar: DistrictCalendar
+    """The district calendar without emergency closures (the handlers add those on file in each transaction)."""
     synonyms: Synonyms = NO_SYNONYMS
     referral_reply_business_days: int = 3
     search_cache: SearchCache = field(default_factory=lambda: SearchCache(ttl=0))

@@ -20,8 +20,9 @@ from services.catalog.querying import parse_synonyms
 from services.catalog.referral_clock import ReferralClock
 from services.catalog.searching import SearchCache
 from services.catalog.settings import CatalogSettings
-from services.catalog.subscribers import LookupsSubscriber, ReplyTopics, UpsertsSubscriber
+from services.catalog.subscribers import ClosuresSubscriber, LookupsSubscriber, ReplyTopics, UpsertsSubscriber
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
+from shared.business_calendar import DistrictCalendar, FileProblem, district_calendar
 from shared.clock import Clock
 from shared.contracts.catalog import (
     InquiryReferralAnswered,
@@ -33,7 +34,7 @@ from shared.contracts.catalog import (
     ResourceUpdated,
     ResourceUpsertRejected,
 )
-from shared.contracts.topics import CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS
+from shared.contracts.topics import CALENDAR_EVENTS, CATALOG_EVENTS, CATALOG_LOOKUPS, CATALOG_REPLIES, CATALOG_UPSERTS
 from shared.http import create_http_app
 from shared.logging import get_logger
 from shared.service import run_service, running_service
@@ -47,6 +48,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
     clock = clock or settings.platform.clock()
+    calendar = load_calendar(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +64,11 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
             runtime.subscribe(
                 LookupsSubscriber(clock=clock, reply_topics=reply_topics, synonyms=synonyms),
                 topic=CATALOG_LOOKUPS,
+                unit_of_work=PostgresCatalogUnitOfWork,
+            )
+            runtime.subscribe(
+                ClosuresSubscriber(calendar=calendar, reply_business_days=settings.referral_reply_business_days),
+                topic=CALENDAR_EVENTS,
                 unit_of_work=PostgresCatalogUnitOfWork,
             )
             search_cache = SearchCache(ttl=settings.search_cache_seconds)
@@ -97,6 +104,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
             app.state.context = CatalogContext(
                 runtime,
                 clock,
+                calendar,
                 synonyms=synonyms,
                 referral_reply_business_days=settings.referral_reply_business_days,
                 search_cache=search_cache,
@@ -117,6 +125,17 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
     app.include_router(api.router)
     app.include_router(directory_api.router)
     return app
+
+
+def load_calendar(settings: CatalogSettings) -> DistrictCalendar:
+    """The district calendar referral reply clocks run on (public holidays and the district file; the emergency
+    closures on file are added in each transaction); a bad file raises ``FileProblem`` and the service does not
+    start."""
+    return district_calendar(
+        timezone=settings.timezone,
+        holiday_subdivision=settings.holiday_subdivision,
+        calendar_file=settings.calendar_file,
+    )
 
 
 async def _read_seed(path: Path | None) -> SeedCatalog | None:
@@ -143,4 +162,9 @@ async def _broker_topics(producer: AIOKafkaProducer) -> set[str]:
 
 def serve() -> None:
     settings = CatalogSettings()
-    run_service(name=NAME, settings=settings, app=create_app(settings))
+    try:
+        app = create_app(settings)
+    except FileProblem as problem:
+        # A bad district calendar file: say which line and why, and do not start.
+        raise SystemExit(f"catalog does not start: {problem}") from None
+    run_service(name=NAME, settings=settings, app=app)

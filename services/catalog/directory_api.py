@@ -418,6 +418,7 @@ async def refer(
             network_id=staff.network_id or "central",
             now=ctx.clock.now(),
             reply_business_days=ctx.referral_reply_business_days,
+            calendar=ctx.calendar,
             correlation_id=correlation_id_of(request),
         )
     if isinstance(outcome, handlers.NotFound):

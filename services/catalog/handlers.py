@@ -21,6 +21,8 @@ from services.catalog.places import School
 from services.catalog.querying import NO_SYNONYMS, Synonyms, parse_query, with_corrections
 from services.catalog.schedules import Occurrence, occurrences
 from services.catalog.unit_of_work import CatalogUnitOfWork
+from shared.business_calendar import DistrictCalendar
+from shared.contracts.calendar import CalendarClosureAdded
 from shared.contracts.catalog import (
     LookupResources,
     OrganizationDetails,
@@ -329,10 +331,12 @@ async def refer_inquiry(
     network_id: str,
     now: datetime,
     reply_business_days: int,
+    calendar: DistrictCalendar,
     correlation_id: str,
 ) -> Referred | NotFound:
-    """Refer the inquiry to the department (a service of the directory) with its reply deadline; announce it as
-    ``inquiry.referred``. The same request key twice makes one referral (the first one is answered)."""
+    """Refer the inquiry to the department (a service of the directory) with its reply deadline, ``reply_business_days``
+    business days on ``calendar`` with the emergency closures on file; announce it as ``inquiry.referred``. The same
+    request key twice makes one referral (the first one is answered)."""
     if body.request_key is not None:
         existing = await uow.referrals.by_request_key(request_key=body.request_key)
         if existing is not None:
@@ -350,11 +354,10 @@ async def refer_inquiry(
         reason=body.reason,
         referred_at=now,
         reply_due_at=referrals.reply_due_at(
-            now,
-            business_days=reply_business_days,
-            closed=referrals.business_holidays(range(now.year, now.year + 2)),
+            now, business_days=reply_business_days, calendar=await calendar_with_closures(uow, calendar)
         ),
         request_key=body.request_key,
+        reply_business_days=reply_business_days,
     )
     stored = await uow.referrals.add(referral=new)
     if stored is None:  # the same key, sent at the same moment by another request
@@ -401,3 +404,28 @@ async def fire_due_referrals(uow: CatalogUnitOfWork, *, now: datetime, limit: in
         for event in referrals.fired(referral, now=now):
             uow.emit(CATALOG_EVENTS, event)
     return len(due)
+
+
+# --- The district calendar -----------------------------------------------------------------------------------------
+
+
+async def calendar_with_closures(uow: CatalogUnitOfWork, base: DistrictCalendar) -> DistrictCalendar:
+    """``base`` (public holidays and the district file) with the emergency closures on file, read in the caller's
+    transaction: every replica, and a fresh start, counts on the closures routing announced so far."""
+    return base.with_closures(await uow.calendar.closures())
+
+
+async def apply_closure(
+    uow: CatalogUnitOfWork, closure: CalendarClosureAdded, *, calendar: DistrictCalendar, reply_business_days: int
+) -> int:
+    """Routing closed the offices on a day: keep it, and move the due (and warning) time of every referral still
+    awaiting a reply that falls due on or after that day, counted again from when it was referred. Returns how many
+    moved; a closure delivered again moves none (the due times are already those of the calendar with it)."""
+    await uow.calendar.add_closure(day=closure.day, reason=closure.reason, now=closure.occurred_at)
+    current = await calendar_with_closures(uow, calendar)
+    awaiting = await uow.referrals.lock_awaiting_reply(due_from=referrals.start_of(closure.day, current))
+    moved = referrals.moved_by_calendar(awaiting, calendar=current, default_business_days=reply_business_days)
+    await uow.referrals.move_due(moved=moved)
+    if moved:
+        log.info("referral due times moved by a closure", day=closure.day.isoformat(), moved=len(moved))
+    return len(moved)

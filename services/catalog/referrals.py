@@ -1,20 +1,19 @@
 """Referrals of an inquiry to a department, pure: the reply deadline on the business calendar and the events.
 
 A referral asks a department of the directory to look at an inquiry and answer the network; the network keeps the
-case (no assignment changes). The department's answer is due a number of business days later (weekdays that are not
-Illinois public holidays, counted in America/Chicago), at the same local time.
+case (no assignment changes). The department's answer is due a number of business days later, at the same local
+time. Business days are those of the district calendar routing's SLA clocks run on (``shared.business_calendar``):
+weekdays that are not public holidays, the district's breaks or an emergency closure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-import holidays
-
+from shared.business_calendar import DistrictCalendar
 from shared.contracts.catalog import (
     InquiryReferralAnswered,
     InquiryReferralEscalated,
@@ -23,26 +22,58 @@ from shared.contracts.catalog import (
     ReferralView,
 )
 
-CHICAGO = ZoneInfo("America/Chicago")
 REFERRING_ROLES = frozenset({"network_staff", "psa", "central_staff"})
 """Who may refer an inquiry or answer a referral: staff who work cases (an auditor reads, it does not act)."""
 
 
-def business_holidays(years: range) -> Container[date]:
-    return holidays.country_holidays("US", subdiv="IL", years=list(years))
-
-
-def reply_due_at(referred_at: datetime, *, business_days: int, closed: Container[date]) -> datetime:
-    """``business_days`` business days after ``referred_at``, at the same local time in Chicago."""
-    local = referred_at.astimezone(CHICAGO)
+def reply_due_at(referred_at: datetime, *, business_days: int, calendar: DistrictCalendar) -> datetime:
+    """``business_days`` business days after ``referred_at``, at the same local time on the district's clock."""
+    local = referred_at.astimezone(calendar.zone)
     day = local.date()
     left = business_days
     while left > 0:
         day += timedelta(days=1)
-        if day.weekday() < 5 and day not in closed:
+        if calendar.is_business_day(day):
             left -= 1
-    due = datetime.combine(day, local.time().replace(tzinfo=None)).replace(tzinfo=CHICAGO)
+    due = datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=calendar.zone)
     return due.astimezone(referred_at.tzinfo)
+
+
+def start_of(day: date, calendar: DistrictCalendar) -> datetime:
+    """The first instant of ``day`` on the district's clock."""
+    return datetime.combine(day, time(0), tzinfo=calendar.zone)
+
+
+@dataclass(frozen=True)
+class AwaitingReply:
+    """A referral still waiting for the department's answer (not escalated): what a closure may move."""
+
+    id: UUID
+    referred_at: datetime
+    reply_due_at: datetime
+    business_days: int | None
+    """The business days it was given; None for referrals made before they were kept (the setting applies)."""
+
+
+@dataclass(frozen=True)
+class MovedDue:
+    id: UUID
+    reply_due_at: datetime
+    warn_at: datetime
+
+
+def moved_by_calendar(
+    awaiting: Sequence[AwaitingReply], *, calendar: DistrictCalendar, default_business_days: int
+) -> list[MovedDue]:
+    """The referrals whose due time is another on ``calendar`` (counted again from when they were referred), with
+    their new due and warning times; those it does not move are left out, so a repeated closure moves nothing."""
+    moved: list[MovedDue] = []
+    for referral in awaiting:
+        days = referral.business_days or default_business_days
+        due = reply_due_at(referral.referred_at, business_days=days, calendar=calendar)
+        if due != referral.reply_due_at:
+            moved.append(MovedDue(referral.id, due, warn_at(referral.referred_at, due)))
+    return moved
 
 
 WARN_AT = 0.75
@@ -99,6 +130,7 @@ class NewReferral:
     referred_at: datetime
     reply_due_at: datetime
     request_key: str | None
+    reply_business_days: int
 
     @property
     def warn_at(self) -> datetime:

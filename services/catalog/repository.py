@@ -9,7 +9,7 @@ pg_trgm lives in schema public (see the migration), hence ``public.`` before its
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -29,7 +29,7 @@ from services.catalog.domain import (
     language_name,
 )
 from services.catalog.places import GRADE_NUMBERS, School
-from services.catalog.referrals import DueReferral, NewReferral
+from services.catalog.referrals import AwaitingReply, DueReferral, MovedDue, NewReferral
 from shared.contracts.catalog import (
     ContactDetails,
     LocationDetails,
@@ -739,7 +739,8 @@ class ReferralRepository:
         """Store it; None when its request key was used before (the caller reads that referral instead)."""
         row = await self._conn.fetchrow(
             "INSERT INTO referral (id, inquiry_id, service_id, referred_by, network_id, reason, status, referred_at,"
-            " reply_due_at, request_key, warn_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10)"
+            " reply_due_at, request_key, warn_at, reply_business_days)"
+            " VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11)"
             " ON CONFLICT (request_key) DO NOTHING RETURNING id",
             referral.id,
             referral.inquiry_id,
@@ -751,6 +752,7 @@ class ReferralRepository:
             referral.reply_due_at,
             referral.request_key,
             referral.warn_at,
+            referral.reply_business_days,
         )
         return None if row is None else await self.get(referral_id=referral.id)
 
@@ -813,6 +815,31 @@ class ReferralRepository:
             for row in rows
         ]
 
+    async def lock_awaiting_reply(self, *, due_from: datetime) -> list[AwaitingReply]:
+        """Open referrals not escalated whose due time is ``due_from`` or later, locked for this transaction (a sweep
+        or an answer on another replica waits for the new due time)."""
+        rows = await self._conn.fetch(
+            "SELECT id, referred_at, reply_due_at, reply_business_days FROM referral"
+            " WHERE status = 'open' AND escalated_at IS NULL AND reply_due_at >= $1 ORDER BY id FOR UPDATE",
+            due_from,
+        )
+        return [
+            AwaitingReply(row["id"], row["referred_at"], row["reply_due_at"], row["reply_business_days"])
+            for row in rows
+        ]
+
+    async def move_due(self, *, moved: Sequence[MovedDue]) -> None:
+        """New due and warning times, in one statement."""
+        if not moved:
+            return
+        await self._conn.execute(
+            "UPDATE referral r SET reply_due_at = m.due, warn_at = m.warn"
+            " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS m(id, due, warn) WHERE r.id = m.id",
+            [m.id for m in moved],
+            [m.reply_due_at for m in moved],
+            [m.warn_at for m in moved],
+        )
+
     async def next_due(self) -> datetime | None:
         """When the next warning or deadline of an open referral falls due."""
         found = await self._conn.fetchval(
@@ -828,3 +855,25 @@ class ReferralRepository:
             value,
         )
         return None if row is None else ReferralView.model_validate(row["view"])
+
+
+class CalendarRepository:
+    """The emergency closures routing announced (``calendar.closure_added``)."""
+
+    def __init__(self, conn: PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def closures(self) -> dict[date, str]:
+        rows = await self._conn.fetch("SELECT day, reason FROM calendar_closure")
+        return {row["day"]: row["reason"] for row in rows}
+
+    async def add_closure(self, *, day: date, reason: str, now: datetime) -> bool:
+        """Keep a closure day; False when it was on file already (a redelivery)."""
+        added = await self._conn.fetchval(
+            "INSERT INTO calendar_closure (day, reason, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            " RETURNING true",
+            day,
+            reason,
+            now,
+        )
+        return added is True

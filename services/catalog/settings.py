@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.business_calendar import DISTRICT_CALENDAR
 from shared.settings import ServiceSettings
 
 DISTRICT_RESOURCES = Path(__file__).parent / "seed" / "district_resources.json"
@@ -30,6 +31,11 @@ class CatalogSettings(ServiceSettings):
     referral_reply_business_days: int = Field(
         3, ge=1, le=30, description="Business days a department has to answer a referral"
     )
+    # The referral reply clock runs on the district's business calendar, the one routing's SLA clocks run on: these
+    # three mean what PSC_ROUTING_TIMEZONE, _HOLIDAY_SUBDIVISION and _CALENDAR_FILE mean, with the same defaults.
+    timezone: str = Field("America/Chicago", description="The district's business calendar runs on this clock")
+    holiday_subdivision: str = Field("IL", description="US state whose public holidays are days off")
+    calendar_file: Path = Field(DISTRICT_CALENDAR, description="The district's own closed days (breaks, holidays)")
     search_cache_seconds: float = Field(
         10.0,
         ge=0,

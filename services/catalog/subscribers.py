@@ -13,7 +13,9 @@ from aiokafka import ConsumerRecord
 from services.catalog import domain, handlers
 from services.catalog.querying import NO_SYNONYMS, Synonyms
 from services.catalog.unit_of_work import CatalogUnitOfWork
+from shared.business_calendar import DistrictCalendar
 from shared.clock import Clock
+from shared.contracts.calendar import CalendarClosureAdded
 from shared.contracts.catalog import (
     LookupRejected,
     LookupResources,
@@ -25,6 +27,7 @@ from shared.contracts.envelope import FieldError
 from shared.contracts.topics import CATALOG_EVENTS, CATALOG_REPLIES
 from shared.kafka import records
 from shared.kafka.batch_consumer import Incoming
+from shared.kafka.event_subscriber import EventSubscriber
 from shared.kafka.records import InvalidMessage
 
 
@@ -155,6 +158,24 @@ class UpsertsSubscriber:
             origin_partition=record.partition,
             origin_offset=record.offset,
         )
+
+
+class ClosuresSubscriber(EventSubscriber[CalendarClosureAdded, CatalogUnitOfWork]):
+    """``psc.calendar.events``: an emergency closure routing announced is kept, and the referrals awaiting a reply
+    that fall due on or after it get their due time counted again (deduplicated by event id in the inbox)."""
+
+    name = "calendar-closures"
+    handles = (CalendarClosureAdded,)
+
+    def __init__(self, *, calendar: DistrictCalendar, reply_business_days: int) -> None:
+        self._calendar = calendar
+        self._reply_business_days = reply_business_days
+
+    async def handle(self, uow: CatalogUnitOfWork, batch: list[Incoming[CalendarClosureAdded]]) -> None:
+        for item in batch:
+            await handlers.apply_closure(
+                uow, item.message, calendar=self._calendar, reply_business_days=self._reply_business_days
+            )
 
 
 def _lookup_rejected(record: ConsumerRecord, errors: list[FieldError], *, now: datetime) -> LookupRejected:

@@ -4,7 +4,7 @@ unit tests) and the PostgreSQL one the service runs with."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 from uuid import UUID
@@ -13,8 +13,13 @@ from asyncpg.pool import PoolConnectionProxy
 
 from services.catalog.domain import EventSchedule, LocationFilters, Match, ResourcePage, SearchFilters, TaxonomyTerm
 from services.catalog.places import School
-from services.catalog.referrals import DueReferral, NewReferral
-from services.catalog.repository import DirectoryRepository, ReferralRepository, ResourceRepository
+from services.catalog.referrals import AwaitingReply, DueReferral, MovedDue, NewReferral
+from services.catalog.repository import (
+    CalendarRepository,
+    DirectoryRepository,
+    ReferralRepository,
+    ResourceRepository,
+)
 from shared.contracts.catalog import (
     ContactDetails,
     LocationDetails,
@@ -124,6 +129,16 @@ class Referrals(Protocol):
 
     async def next_due(self) -> datetime | None: ...
 
+    async def lock_awaiting_reply(self, *, due_from: datetime) -> list[AwaitingReply]: ...
+
+    async def move_due(self, *, moved: Sequence[MovedDue]) -> None: ...
+
+
+class Calendar(Protocol):
+    async def closures(self) -> dict[date, str]: ...
+
+    async def add_closure(self, *, day: date, reason: str, now: datetime) -> bool: ...
+
 
 class CatalogUnitOfWork(Outbox, Protocol):
     @property
@@ -135,16 +150,21 @@ class CatalogUnitOfWork(Outbox, Protocol):
     @property
     def referrals(self) -> Referrals: ...
 
+    @property
+    def calendar(self) -> Calendar: ...
+
 
 class PostgresCatalogUnitOfWork(UnitOfWork):
     resources: ResourceRepository
     directory: DirectoryRepository
     referrals: ReferralRepository
+    calendar: CalendarRepository
 
     def _bind(self, conn: PoolConnectionProxy) -> None:
         self.resources = ResourceRepository(conn)
         self.directory = DirectoryRepository(conn)
         self.referrals = ReferralRepository(conn)
+        self.calendar = CalendarRepository(conn)
 
 
 class PostgresCatalogReader(PostgresCatalogUnitOfWork):

@@ -46,7 +46,12 @@ def read_district_days(path: Path) -> dict[date, str]:
 
 
 def district_calendar(
-    *, timezone: str, opens: time, closes: time, holiday_subdivision: str, calendar_file: Path
+    *,
+    timezone: str,
+    holiday_subdivision: str,
+    calendar_file: Path,
+    opens: time = time(8, 0),
+    closes: time = time(17, 0),
 ) -> DistrictCalendar:
     """Business hours on the district's clock; closed on weekends, US and state public holidays (``holidays``) and
     the district's own closed days."""

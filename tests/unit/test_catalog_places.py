@@ -1,13 +1,11 @@
-"""Places: grades, distance, the school list read as locations; referrals' reply deadline on the business calendar."""
+"""Places: grades, distance, the school list read as locations (referrals' reply deadline on the business calendar:
+test_catalog_referral_calendar)."""
 
 from __future__ import annotations
-
-from datetime import UTC, date, datetime
 
 import pytest
 
 from services.catalog.places import distance_km, grade_numbers, language_codes, network_id, read_school_list
-from services.catalog.referrals import business_holidays, reply_due_at
 from services.catalog.settings import SCHOOL_LIST
 
 
@@ -46,20 +44,3 @@ def test_a_bad_line_of_the_school_list_is_reported_by_number_and_left_out() -> N
     text = "\n".join([header, "abc,X,,ES,1 Main St,Chicago,Illinois,60601,,,,,,,,,,", "1,A,Alpha,ES,,,,,,,,,,,,,,"])
     schools, problems = read_school_list(text)
     assert schools == [] and [p.line for p in problems] == [2, 3]
-
-
-def test_a_referral_is_due_three_business_days_later_at_the_same_local_time() -> None:
-    closed = business_holidays(range(2026, 2028))
-    tuesday = datetime(2026, 10, 13, 15, 30, tzinfo=UTC)
-    assert reply_due_at(tuesday, business_days=3, closed=closed) == datetime(2026, 10, 16, 15, 30, tzinfo=UTC)
-    friday = datetime(2026, 10, 16, 15, 30, tzinfo=UTC)
-    assert reply_due_at(friday, business_days=1, closed=closed) == datetime(2026, 10, 19, 15, 30, tzinfo=UTC)
-
-
-def test_holidays_do_not_count_and_daylight_saving_keeps_the_local_time() -> None:
-    closed = business_holidays(range(2026, 2028))
-    assert date(2026, 11, 26) in closed  # Thanksgiving
-    wednesday = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 10:00 in Chicago
-    assert reply_due_at(wednesday, business_days=1, closed=closed) == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
-    before_dst_ends = datetime(2026, 10, 30, 15, 0, tzinfo=UTC)  # Friday 10:00 CDT
-    assert reply_due_at(before_dst_ends, business_days=1, closed=closed) == datetime(2026, 11, 2, 16, 0, tzinfo=UTC)

@@ -9,13 +9,16 @@ from uuid import uuid4
 from fakes.catalog import FakeCatalogUnitOfWork, district_seed
 
 from services.catalog import handlers
+from services.catalog.app import load_calendar
 from services.catalog.domain import ResourcePage
 from services.catalog.searching import Found, SearchCache
+from services.catalog.settings import CatalogSettings
 from shared.contracts.catalog import ReferInquiry, ReferralReply
 from shared.contracts.topics import CATALOG_EVENTS
 
 NOW = datetime(2026, 10, 13, 15, 30, tzinfo=UTC)  # a Tuesday, 10:30 in Chicago
 DUE = datetime(2026, 10, 16, 15, 30, tzinfo=UTC)
+CALENDAR = load_calendar(CatalogSettings())  # the district's: public holidays and the district file
 
 
 async def referred_uow() -> tuple[FakeCatalogUnitOfWork, handlers.Referred]:
@@ -25,7 +28,7 @@ async def referred_uow() -> tuple[FakeCatalogUnitOfWork, handlers.Referred]:
     body = ReferInquiry(service_id="students-in-temporary-living-situations", reason="Fare card", request_key="k-1")
     outcome = await handlers.refer_inquiry(
         uow, uuid4(), body, staff_id="s-1", network_id="network-4", now=NOW, reply_business_days=3,
-        correlation_id="c-1",
+        calendar=CALENDAR, correlation_id="c-1",
     )  # fmt: skip
     assert isinstance(outcome, handlers.Referred)
     return uow, outcome
@@ -42,7 +45,7 @@ async def test_a_referral_is_announced_with_its_deadline_and_a_repeated_key_refe
     body = ReferInquiry(service_id="students-in-temporary-living-situations", reason="Again", request_key="k-1")
     again = await handlers.refer_inquiry(
         uow, uuid4(), body, staff_id="s-1", network_id="network-4", now=NOW, reply_business_days=3,
-        correlation_id="c-2",
+        calendar=CALENDAR, correlation_id="c-2",
     )  # fmt: skip
     assert isinstance(again, handlers.Referred) and not again.created and again.referral == outcome.referral
     assert types(uow) == ["inquiry.referred"]
@@ -52,7 +55,15 @@ async def test_an_unknown_department_is_not_referred_to() -> None:
     uow, _ = await referred_uow()
     body = ReferInquiry(service_id="no-such-office", reason="?")
     outcome = await handlers.refer_inquiry(
-        uow, uuid4(), body, staff_id="s-1", network_id="n", now=NOW, reply_business_days=3, correlation_id="c"
+        uow,
+        uuid4(),
+        body,
+        staff_id="s-1",
+        network_id="n",
+        now=NOW,
+        reply_business_days=3,
+        calendar=CALENDAR,
+        correlation_id="c",
     )
     assert isinstance(outcome, handlers.NotFound) and outcome.what == "service_id"
 

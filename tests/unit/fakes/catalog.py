@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from services.catalog.domain import (
     TaxonomyTerm,
 )
 from services.catalog.places import School
-from services.catalog.referrals import DueReferral, NewReferral, warn_at
+from services.catalog.referrals import AwaitingReply, DueReferral, MovedDue, NewReferral, warn_at
 from services.catalog.settings import DISTRICT_RESOURCES
 from shared.contracts.catalog import (
     ContactDetails,
@@ -292,6 +292,7 @@ class FakeReferrals:
         self.keys: dict[str, UUID] = {}
         self.warned: set[UUID] = set()
         self.escalated: set[UUID] = set()
+        self.business_days: dict[UUID, int] = {}
 
     async def department_name(self, *, service_id: str) -> str | None:
         stored = self._resources.services.get(service_id)
@@ -314,6 +315,7 @@ class FakeReferrals:
         )
         if referral.request_key is not None:
             self.keys[referral.request_key] = referral.id
+        self.business_days[referral.id] = referral.reply_business_days
         return self.rows[referral.id]
 
     async def by_request_key(self, *, request_key: str) -> ReferralView | None:
@@ -349,6 +351,17 @@ class FakeReferrals:
         open_ = [r for r in self.rows.values() if r.status == "open" and r.id not in self.escalated]
         return min((self.next_at(r) for r in open_), default=None)
 
+    async def lock_awaiting_reply(self, *, due_from: datetime) -> list[AwaitingReply]:
+        return [
+            AwaitingReply(row.id, row.referred_at, row.reply_due_at, self.business_days.get(row.id))
+            for row in sorted(self.rows.values(), key=lambda r: str(r.id))
+            if row.status == "open" and row.id not in self.escalated and row.reply_due_at >= due_from
+        ]
+
+    async def move_due(self, *, moved: Sequence[MovedDue]) -> None:
+        for m in moved:  # the warning time follows from the due time here (next_at)
+            self.rows[m.id] = self.rows[m.id].model_copy(update={"reply_due_at": m.reply_due_at})
+
     async def answer(self, *, referral_id: UUID, answer: str, answered_by: str, now: datetime) -> bool:
         row = self.rows[referral_id]
         if row.status == "answered":
@@ -359,12 +372,27 @@ class FakeReferrals:
         return True
 
 
+class FakeCalendar:
+    def __init__(self) -> None:
+        self.closed: dict[date, str] = {}
+
+    async def closures(self) -> dict[date, str]:
+        return dict(self.closed)
+
+    async def add_closure(self, *, day: date, reason: str, now: datetime) -> bool:
+        if day in self.closed:
+            return False
+        self.closed[day] = reason
+        return True
+
+
 class FakeCatalogUnitOfWork(FakeOutbox):
     def __init__(self) -> None:
         super().__init__()
         self.resources = FakeResources()
         self.directory = FakeDirectory()
         self.referrals = FakeReferrals(self.resources)
+        self.calendar = FakeCalendar()
 
 
 class FakeTopics:
