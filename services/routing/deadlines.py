@@ -11,6 +11,7 @@ due time, never on an hourly sweep.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import datetime
 
@@ -46,12 +47,17 @@ class DeadlineWorker(RoundWorker):
         self._gather = gather_seconds
         self._next: datetime | None = None
 
+    def start(self) -> None:
+        _freeze_what_start_made()
+        super().start()
+
     async def fire_due(self) -> int:
         """One round: fire what is due now; returns how many inquiries it claimed."""
         async with PostgresRoutingUnitOfWork(self._pool, on_commit=self._on_commit) as uow:
             claimed = await handlers.fire_due(uow, rules=self._rules, now=self._clock.now(), limit=self._batch_size)
-        if claimed < self._batch_size:
-            async with PostgresRoutingUnitOfWork(self._pool) as uow:
+            if claimed < self._batch_size:
+                # In the same transaction (no second one a round): it sees the deadlines this round just set; rows
+                # another worker holds show their old, already due, time, so the pause is the gathering one.
                 self._next = await handlers.next_due(uow)
         return claimed
 
@@ -61,3 +67,11 @@ class DeadlineWorker(RoundWorker):
         if self._next is None:
             return self._poll_interval
         return max(self._gather, real_seconds(self._clock, self._next - self._clock.now()))
+
+
+def _freeze_what_start_made() -> None:
+    """Move every object alive now (imports, pydantic's schemas, the calendar's table, settings) out of the garbage
+    collector's way for good (``gc.freeze``). A round of a thousand inquiries makes enough objects that live to the
+    commit to set off full collections, and each full collection walked all of them again: a quarter of the
+    worker's Python time (61 -> 45 us an inquiry measured). What start made stays for the process' life anyway."""
+    gc.freeze()
