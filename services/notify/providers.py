@@ -16,6 +16,7 @@ import email.policy
 import hashlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
@@ -38,10 +39,17 @@ class RateLimit:
     """At most ``per_second`` sends a second from this process (a token bucket holding one second's worth); 0: no
     limit. Per replica: N replicas send up to N times the rate (PSC_NOTIFY_*_RATE_PER_SECOND says so)."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._rate = per_second
         self._tokens = per_second
-        self._updated = time.monotonic()
+        self._now, self._sleep = now, sleep  # tests pass a virtual clock
+        self._updated = now()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
@@ -49,13 +57,13 @@ class RateLimit:
             return
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._now()
                 self._tokens = min(self._rate, self._tokens + (now - self._updated) * self._rate)
                 self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - 1e-9:  # float sums of small refills fall a hair short of a whole token
+                    self._tokens = max(0.0, self._tokens - 1)
                     return
-                await asyncio.sleep((1 - self._tokens) / self._rate)
+                await self._sleep((1 - self._tokens) / self._rate)
 
 
 class EmailOut:

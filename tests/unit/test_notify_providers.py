@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from uuid import uuid4
+
+import pytest
 
 from services.notify.providers import EmailOut, RateLimit, SmtpSender
 
 
+class VirtualTime:
+    """A clock that moves only when the rate limit sleeps: what it paced, without timing the machine."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.sleeps = 0
+
+    def now(self) -> float:
+        return self.seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.seconds += seconds
+
+
 async def test_the_rate_limit_lets_a_second_s_worth_through_then_paces_the_rest() -> None:
-    limit = RateLimit(100)
-    began = time.monotonic()
-    await asyncio.gather(*(limit.acquire() for _ in range(150)))
-    elapsed = time.monotonic() - began
-    assert 0.4 <= elapsed < 2.0, elapsed  # 100 at once, 50 more at 100 a second
+    time = VirtualTime()
+    limit = RateLimit(100, now=time.now, sleep=time.sleep)
+    await asyncio.gather(*(limit.acquire() for _ in range(100)))
+    assert (time.seconds, time.sleeps) == (0, 0), "a second's worth at once"
+    await asyncio.gather(*(limit.acquire() for _ in range(50)))
+    assert time.seconds == pytest.approx(0.5), "50 more at 100 a second"
+    assert time.sleeps == 50
 
 
 async def test_no_rate_limit_by_default() -> None:
-    limit = RateLimit(0)
-    began = time.monotonic()
+    time = VirtualTime()
+    limit = RateLimit(0, now=time.now, sleep=time.sleep)
     await asyncio.gather(*(limit.acquire() for _ in range(10_000)))
-    assert time.monotonic() - began < 0.5
+    assert (time.seconds, time.sleeps) == (0, 0)
 
 
 def email(*, unsubscribe_url: str | None) -> EmailOut:
