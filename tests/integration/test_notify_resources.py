@@ -178,7 +178,6 @@ async def test_the_acknowledgment_carries_resources_of_its_category_in_the_paren
     assert len(spanish) >= 3, "the seed files enough services with Spanish names under special education"
     es = submission(email=f"es-{uuid.uuid4().hex[:6]}@example.org", language="es", category="special_education")
     en = submission(email=f"en-{uuid.uuid4().hex[:6]}@example.org", language="en", category="special_education")
-    started = time.monotonic()
     await submit_twice(stack, es)
     await submit_twice(stack, en)
 
@@ -194,7 +193,6 @@ async def test_the_acknowledgment_carries_resources_of_its_category_in_the_paren
     english_names = listed(english_mail["Text"])
     assert 2 <= len(english_names) <= 3 and set(english_names) <= english
     assert "Offices and programs that may help in the meantime:" in english_mail["Text"]
-    assert time.monotonic() - started < 60
 
     # A second copy of the catalog's answer (a redelivery) changes nothing and sends nothing more.
     reply = await first_event(
@@ -226,10 +224,8 @@ async def test_a_fresh_answer_names_the_resources_of_the_next_acknowledgment_at_
         assert listed((await acknowledgment(stack, first))["Text"])
 
     later = submission(email=f"later-{uuid.uuid4().hex[:6]}@example.org", language="es", category="enrollment")
-    started = time.monotonic()
     await submit_twice(stack, later)
-    mail = await acknowledgment(stack, later)
-    assert time.monotonic() - started < WAIT_SECONDS, "it waited for nothing: the kept answer was fresh"
+    mail = await acknowledgment(stack, later)  # with no catalog running and no lookup (below): the kept answer
     names = listed(mail["Text"])
     assert names and set(names) <= spanish | english, mail["Text"]
     assert "Oficinas y programas que pueden ayudarle mientras tanto:" in mail["Text"]
