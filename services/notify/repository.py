@@ -13,6 +13,7 @@ from uuid import UUID
 from asyncpg.pool import PoolConnectionProxy
 
 from services.notify.domain import (
+    ACKNOWLEDGMENT,
     AttemptOutcome,
     ClaimedDelivery,
     Contact,
@@ -27,10 +28,17 @@ _CLAIMED_COLUMNS = ", ".join(field.name for field in fields(ClaimedDelivery))
 _CONTACT_COLUMNS = ", ".join(field.name for field in fields(Contact))
 _ENTRY_COLUMNS = ", ".join(DeliveryEntry.model_fields)
 # $1 limit, $2 now, $3 lease in seconds.
+# A parent's other emails wait until their inquiry's acknowledgment email has gone (held for the catalog's resources,
+# being sent or retried); migration 0005 indexes exactly this predicate.
+_ACKNOWLEDGMENT_NOT_GONE = (
+    f"ack.template = '{ACKNOWLEDGMENT}' AND ack.channel = 'email' AND ack.status IN ('pending', 'sending')"
+)
 _CLAIM_DUE = (
     "UPDATE deliveries SET status = 'sending', claimed_at = $2, attempts = attempts + 1, updated_at = $2"  # noqa: S608
-    " WHERE id IN (SELECT id FROM deliveries WHERE (status = 'pending' AND next_attempt_at <= $2)"
-    " OR (status = 'sending' AND claimed_at < $2 - make_interval(secs => $3))"
+    " WHERE id IN (SELECT id FROM deliveries d WHERE ((status = 'pending' AND next_attempt_at <= $2)"
+    " OR (status = 'sending' AND claimed_at < $2 - make_interval(secs => $3)))"
+    f" AND NOT (d.audience = 'parent' AND d.channel = 'email' AND d.template <> '{ACKNOWLEDGMENT}' AND EXISTS"
+    f" (SELECT 1 FROM deliveries ack WHERE ack.inquiry_id = d.inquiry_id AND {_ACKNOWLEDGMENT_NOT_GONE}))"
     f" ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING {_CLAIMED_COLUMNS}"
 )
 

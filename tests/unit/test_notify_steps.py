@@ -313,3 +313,24 @@ async def test_quiet_hours_hold_a_text_but_not_an_urgent_one() -> None:
     await apply(uow, normal, urgent, now=night)
     due = {r.planned.recipient: r.next_attempt_at for r in uow.deliveries.by_id.values()}
     assert due == {PHONE: datetime(2026, 11, 20, 14, 0, tzinfo=UTC), "+13125550148": night}
+
+
+async def test_the_parents_other_emails_wait_until_the_acknowledgment_email_has_gone() -> None:
+    uow = FakeNotifyUnitOfWork()
+    await staff(uow)
+    first = submitted("ana@example.org")  # email only: every message to her is an email
+    rules = handlers.Rules(resources_wait_seconds=2.5)  # the acknowledgment's email waits for the catalog
+    await handlers.apply_case_events(uow, [first, assigned(first.inquiry_id)], renderer=RENDERER, now=NOW, rules=rules)
+    later = NOW + timedelta(seconds=1)
+
+    claimed = await uow.deliveries.claim_due(limit=10, now=later, lease_seconds=60)
+    assert [(d.template, d.channel) for d in claimed] == [("staff_assigned", "email")], "no 'assigned' yet"
+    uow.resources.overdue.update(uow.resources.by_request)  # the catalog did not answer in time
+    assert await handlers.release_overdue(uow, limit=10, now=later) == 1
+    (ack,) = await uow.deliveries.claim_due(limit=10, now=later, lease_seconds=60)
+    assert ack.template == "inquiry_received", "released: it goes first, alone"
+    assert await uow.deliveries.claim_due(limit=10, now=later, lease_seconds=60) == [], "still being sent"
+    result = SendResult(ack.id, ok=True, provider_message_id="m-1")
+    await handlers.record_attempts(uow, [(ack, result)], max_attempts=6, now=later, renderer=RENDERER, rules=RULES)
+    (then,) = await uow.deliveries.claim_due(limit=10, now=later, lease_seconds=60)
+    assert (then.template, then.channel) == ("inquiry_assigned", "email")

@@ -196,8 +196,26 @@ class FakeDeliveries:
 
     async def claim_due(self, *, limit: int, now: datetime, lease_seconds: float) -> list[ClaimedDelivery]:
         """Due pending deliveries only: no replica here dies mid-send."""
+        # A parent's other emails wait until the inquiry's acknowledgment email has gone.
+        acknowledging = {
+            row.planned.inquiry_id
+            for row in self.by_id.values()
+            if (row.planned.template, row.planned.channel) == (ACKNOWLEDGMENT, "email")
+            and row.status in ("pending", "sending")
+        }
+
+        def behind_acknowledgment(row: StoredDelivery) -> bool:
+            p = row.planned
+            return (p.audience, p.channel) == ("parent", "email") and p.template != ACKNOWLEDGMENT and (
+                p.inquiry_id in acknowledging
+            )
+
         due = sorted(
-            (row for row in self.by_id.values() if row.status == "pending" and row.next_attempt_at <= now),
+            (
+                row
+                for row in self.by_id.values()
+                if row.status == "pending" and row.next_attempt_at <= now and not behind_acknowledgment(row)
+            ),
             key=lambda row: row.next_attempt_at,
         )[:limit]
         for row in due:
