@@ -102,8 +102,17 @@ class SlaClock:
         """The next tier's clock: a new target from zero; running if this one ran, paused if paused, stopped if
         stopped (an acknowledged inquiry is not acknowledged again because it escalated)."""
         if self.stopped:
-            return SlaClock(target=target, stopped=True)
-        return SlaClock(target=target, since=at if self.running else None)
+            return clock_of(target, 0, None, True, False)
+        return clock_of(target, 0, at if self.running else None, False, False)
+
+
+def clock_of(target: int, elapsed: int, since: datetime | None, stopped: bool, warned: bool) -> SlaClock:
+    """``SlaClock(...)`` for values known to be whole (read from the database, or a next tier's), without running the
+    frozen dataclass' ``__init__`` (a field at a time through ``object.__setattr__``): the deadline worker makes two
+    for every inquiry it escalates and reads two for every one it claims."""
+    clock = object.__new__(SlaClock)
+    clock.__dict__.update(target=target, elapsed=elapsed, since=since, stopped=stopped, warned=warned)
+    return clock
 
 
 Action = Literal["warning", "escalation", "breach"]

@@ -13,7 +13,7 @@ from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 from pydantic_core import to_json
 
-from services.routing.clocks import Assignment, SlaClock
+from services.routing.clocks import Assignment, SlaClock, clock_of
 from services.routing.directory import CENTRAL_ID, CENTRAL_NAME, Network, NetworkSummary, School
 from services.routing.domain import HistoryEntry
 from services.routing.staff import Staff, StaffPool
@@ -91,11 +91,7 @@ _ASSIGNMENT_SELECT = (
 
 
 def _clock(target: int | None, elapsed: int, since: datetime | None, stopped: bool, warned: bool) -> SlaClock | None:
-    if target is None:
-        return None
-    clock = object.__new__(SlaClock)  # the values are the stored ones: no need to run the dataclass' __init__
-    clock.__dict__.update(target=target, elapsed=elapsed, since=since, stopped=stopped, warned=warned)
-    return clock
+    return None if target is None else clock_of(target, elapsed, since, stopped, warned)
 
 
 _NETWORKS: dict[tuple[str, str], Network] = {}
