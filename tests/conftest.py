@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -65,14 +66,17 @@ def _choose_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def backend() -> Iterator[Backend]:
     kind = _choose_backend()
     if kind == "external":
         yield Backend(kind, os.environ["PSC_KAFKA_BOOTSTRAP"], os.environ["PSC_DATABASE_URL"])
     elif kind == "testcontainers":
         yield from _containers()
     elif kind == "embedded":
-        yield from _embedded(tmp_path_factory.mktemp("backend"))
+        # Not under pytest's base temp: a second pytest session on the machine (a developer's, while CI or another
+        # run goes on) deletes the oldest base temps, and the database's files with them, mid-run.
+        with tempfile.TemporaryDirectory(prefix="psc-test-backend-") as root:
+            yield from _embedded(Path(root))
     else:
         raise pytest.UsageError(f"PSC_TEST_BACKEND={kind!r}: use embedded, testcontainers or external")
 
