@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from shared.clock import Clock, real_seconds
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -74,3 +77,35 @@ class RoundWorker:
                 timeout = max(0.0, min(timeout, self._idle_timeout()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
+
+
+class DueTimeWorker(RoundWorker, ABC):
+    """A worker over rows that fall due at a time on the service clock (intake's closing sweep, catalog's referral
+    clock): each round ``fire``s up to a batch of what is due now, in one transaction, and says when the next row
+    falls due; between rounds the worker sleeps until then (in wall seconds, whatever the clock's speed), never longer
+    than the poll interval, so a row another replica added (or a clock a test moved) is seen within it.
+    """
+
+    MIN_SLEEP = 0.05
+    """A row already due but locked by another replica must not make this one spin."""
+
+    def __init__(self, name: str, *, clock: Clock, batch_size: int, poll_interval: float) -> None:
+        super().__init__(
+            name, self.fire_due, batch_size=batch_size, poll_interval=poll_interval, idle_timeout=self._until_next
+        )
+        self._clock = clock
+        self._next: datetime | None = None
+
+    @abstractmethod
+    async def fire(self, *, now: datetime, limit: int) -> tuple[int, datetime | None]:
+        """Fire up to ``limit`` rows due at ``now``; how many it claimed, and when the next one falls due."""
+
+    async def fire_due(self) -> int:
+        """One round; returns how many rows it claimed."""
+        claimed, self._next = await self.fire(now=self._clock.now(), limit=self._batch_size)
+        return claimed
+
+    def _until_next(self) -> float:
+        if self._next is None:
+            return self._poll_interval
+        return max(self.MIN_SLEEP, real_seconds(self._clock, self._next - self._clock.now()))

@@ -9,11 +9,11 @@ import asyncpg
 
 from services.catalog import handlers
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
-from shared.background import RoundWorker
-from shared.clock import Clock, real_seconds
+from shared.background import DueTimeWorker
+from shared.clock import Clock
 
 
-class ReferralClock(RoundWorker):
+class ReferralClock(DueTimeWorker):
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -23,28 +23,11 @@ class ReferralClock(RoundWorker):
         poll_interval: float = 30.0,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(
-            "referral-clock",
-            self.fire_due,
-            batch_size=batch_size,
-            poll_interval=poll_interval,
-            idle_timeout=self._until_next,
-        )
+        super().__init__("referral-clock", clock=clock, batch_size=batch_size, poll_interval=poll_interval)
         self._pool = pool
-        self._clock = clock
         self._on_commit = on_commit
-        self._next: datetime | None = None
 
-    async def fire_due(self) -> int:
-        """One round: fire what is due now; then note when the next one falls due."""
+    async def fire(self, *, now: datetime, limit: int) -> tuple[int, datetime | None]:
         async with PostgresCatalogUnitOfWork(self._pool, on_commit=self._on_commit) as uow:
-            claimed = await handlers.fire_due_referrals(uow, now=self._clock.now(), limit=self._batch_size)
-            self._next = await uow.referrals.next_due()
-        return claimed
-
-    def _until_next(self) -> float:
-        """Sleep until the next warning or deadline, but never longer than the poll interval (a referral made on
-        another replica, or a clock moved by a test, is seen within it)."""
-        if self._next is None:
-            return self._poll_interval
-        return min(self._poll_interval, max(0.05, real_seconds(self._clock, self._next - self._clock.now())))
+            claimed = await handlers.fire_due_referrals(uow, now=now, limit=limit)
+            return claimed, await uow.referrals.next_due()

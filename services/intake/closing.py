@@ -16,11 +16,11 @@ import asyncpg
 
 from services.intake import handlers
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
-from shared.background import RoundWorker
-from shared.clock import Clock, real_seconds
+from shared.background import DueTimeWorker
+from shared.clock import Clock
 
 
-class ClosingWorker(RoundWorker):
+class ClosingWorker(DueTimeWorker):
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -30,28 +30,11 @@ class ClosingWorker(RoundWorker):
         on_commit: Callable[[], None] | None = None,
         poll_interval: float = 1.0,
     ) -> None:
-        super().__init__(
-            "closing-sweep",
-            self.close_due,
-            batch_size=batch_size,
-            poll_interval=poll_interval,
-            idle_timeout=self._until_next,
-        )
+        super().__init__("closing-sweep", clock=clock, batch_size=batch_size, poll_interval=poll_interval)
         self._pool = pool
-        self._clock = clock
         self._on_commit = on_commit
-        self._next: datetime | None = None
 
-    async def close_due(self) -> int:
-        """One round: close what is due now; returns how many inquiries it claimed."""
+    async def fire(self, *, now: datetime, limit: int) -> tuple[int, datetime | None]:
         async with PostgresIntakeUnitOfWork(self._pool, on_commit=self._on_commit) as uow:
-            claimed = await handlers.close_due(uow, now=self._clock.now(), limit=self._batch_size)
-        if claimed < self._batch_size:
-            async with PostgresIntakeUnitOfWork(self._pool) as uow:
-                self._next = await handlers.next_close_due(uow)
-        return claimed
-
-    def _until_next(self) -> float:
-        if self._next is None:
-            return self._poll_interval
-        return real_seconds(self._clock, self._next - self._clock.now())
+            claimed = await handlers.close_due(uow, now=now, limit=limit)
+            return claimed, await handlers.next_close_due(uow)

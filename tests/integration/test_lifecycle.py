@@ -457,7 +457,7 @@ async def test_sweeps_of_several_replicas_close_each_due_inquiry_once(env: dict[
     pool = env["intake_app"].state.runtime.pool
     # Two more replicas' sweeps, small batches, racing each other and the app's own sweep.
     sweeps = [ClosingWorker(pool, clock=env["clock"], batch_size=2) for _ in range(2)]
-    await asyncio.gather(*(sweep.close_due() for sweep in sweeps for _ in range(4)))
+    await asyncio.gather(*(sweep.fire_due() for sweep in sweeps for _ in range(4)))
 
     async def all_closed() -> bool:
         return all([(await get(env, i))["status"] == "closed" for i in resolved])

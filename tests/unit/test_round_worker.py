@@ -1,10 +1,13 @@
-"""The background round worker (outbox relay, delivery dispatcher): no broker or database needed."""
+"""The background round worker (outbox relay, delivery dispatcher) and the due-time worker (closing sweep, referral
+clock): no broker or database needed."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.background import RoundWorker
+from shared.background import DueTimeWorker, RoundWorker
+from shared.clock import Clock, FixedClock, ScaledClock
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -61,3 +64,43 @@ async def test_an_idle_timeout_wakes_the_worker_when_work_falls_due_before_the_p
     worker.start()
     await asyncio.wait_for(three.wait(), timeout=10)
     await worker.stop()
+
+
+class Due(DueTimeWorker):
+    """Fires from a list of due times: those at or before ``now``, up to the batch."""
+
+    def __init__(self, clock: Clock, due: list[datetime]) -> None:
+        super().__init__("due", clock=clock, batch_size=2, poll_interval=30)
+        self.due = sorted(due)
+        self.fired: list[datetime] = []
+
+    async def fire(self, *, now: datetime, limit: int) -> tuple[int, datetime | None]:
+        ready = [d for d in self.due if d <= now][:limit]
+        self.fired += ready
+        self.due = [d for d in self.due if d not in ready]
+        return len(ready), (self.due[0] if self.due else None)
+
+
+async def test_a_due_time_worker_fires_what_is_due_and_sleeps_until_the_next_at_most_its_poll() -> None:
+    now = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+    worker = Due(
+        FixedClock(now), [now - timedelta(minutes=1), now, now + timedelta(seconds=2), now + timedelta(days=1)]
+    )
+    assert await worker.fire_due() == 2 and worker.fired == [now - timedelta(minutes=1), now]
+    assert worker._until_next() == 2.0, "until the next one"
+    worker.due = [now + timedelta(days=1)]
+    await worker.fire_due()
+    assert worker._until_next() == 86400.0  # RoundWorker sleeps the smaller of this and its poll interval
+    worker.due = []
+    await worker.fire_due()
+    assert worker._until_next() == 30, "nothing due: the poll interval"
+    worker.due = [now - timedelta(seconds=5)] * 3  # due, but (say) locked by another replica: no spinning
+    worker._next = now - timedelta(seconds=5)
+    assert worker._until_next() == DueTimeWorker.MIN_SLEEP
+
+
+async def test_a_due_time_worker_sleeps_wall_seconds_on_a_sped_up_clock() -> None:
+    clock = ScaledClock(1000)
+    worker = Due(clock, [clock.now() + timedelta(seconds=2000)])
+    assert await worker.fire_due() == 0
+    assert 1.5 < worker._until_next() <= 2.0, "2,000 clock seconds are 2 wall seconds at x1000"
