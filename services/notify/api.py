@@ -208,6 +208,11 @@ SAMPLE: dict[str, str | None] = {
     "clock": "first response",
     "due_at": "Mon 30 Nov 2026 17:00",
     "help_contact": "Parent Support Center, 773-553-1000",
+    # The acknowledgment's resources as the catalog would fill them (names stay in English in the preview).
+    "resource_1": "Parent and Educator Partnership (PEP)",
+    "resource_1_contact": "(773) 553-1800, https://www.cps.edu",
+    "resource_2": "Office of Student Transportation",
+    "resource_2_contact": "(773) 553-2680",
 }
 
 

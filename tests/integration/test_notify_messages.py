@@ -479,5 +479,10 @@ async def test_a_template_preview_renders_sample_data_in_a_language_along_the_fa
     assert answer.status_code == 200, answer.text
     preview = answer.json()
     assert preview["body"].startswith("PSC-26-000042: caso resuelto.") and preview["sms_segments"] in (1, 2)
+    received = await stack["http"].get(
+        f"{stack['notify']}/v1/templates/inquiry_received/preview", params={"language": "es"}, headers=STAFF
+    )
+    assert "- Parent and Educator Partnership (PEP): (773) 553-1800, https://www.cps.edu" in received.json()["body"]
+    assert received.json()["html"].count("<li>") == 2, "the acknowledgment shows its resources as a parent gets them"
     missing = await stack["http"].get(f"{stack['notify']}/v1/templates/nope/preview", headers=STAFF)
     assert missing.status_code == 404
