@@ -246,3 +246,17 @@ def test_reassignment_inside_the_tier_keeps_the_elapsed_time_and_the_deadline() 
     assert pool.changed() == {"n1-staff-2": 1}  # n1-staff-1 gave back the one it had
     with pytest.raises(ValueError, match="not active psa"):
         domain.reassign(replace(moved, tier="psa"), "n1-staff-1", staff=pool, now=later)
+
+
+def test_a_next_tier_s_clock_is_the_same_value_as_one_built_the_ordinary_way() -> None:
+    at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    running, paused = SlaClock.started(3600, at), SlaClock(target=3600, elapsed=600)
+    stopped = replace(running, stopped=True, since=None)
+    assert running.next_tier(7200, at) == SlaClock(target=7200, since=at)
+    assert paused.next_tier(7200, at) == SlaClock(target=7200)
+    assert stopped.next_tier(7200, at) == SlaClock(target=7200, stopped=True)
+    made = clocks.clock_of(7200, 60, at, False, True)
+    assert made == SlaClock(7200, 60, at, False, True)
+    assert hash(made) == hash(SlaClock(7200, 60, at, False, True))
+    with pytest.raises(AttributeError):
+        made.target = 1  # type: ignore[misc]  # still frozen
