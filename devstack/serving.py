@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, Literal
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,14 @@ async def serve_until_cancelled(task: asyncio.Task[None], ready: asyncio.Event |
 
 def run_as_process(name: str, server: Coroutine[Any, Any, None]) -> None:
     """``main`` of a sink run as a process: log to stderr, end normally on SIGTERM or SIGINT, exit 1 if it cannot
-    listen (a port in use)."""
+    listen (a port in use).
+
+    On uvloop, as the services run (uvicorn's loop="auto" picks it): the sinks stand in for providers in benchmarks,
+    and asyncio's own loop costs them a good part of their CPU per request. The process owns its loop, so nothing
+    else has to agree to the choice (in tests the sinks run in the test's loop instead)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(run_until_signalled(server))
+        uvloop.run(run_until_signalled(server))
     except OSError as exc:
         log.error("%s could not start: %s", name, exc)
         raise SystemExit(1) from None
