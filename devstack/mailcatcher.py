@@ -24,6 +24,7 @@ import email
 import email.policy
 import html
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -305,6 +306,10 @@ class _CatchAllHandler:
         return "250 2.0.0 Message accepted"
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ANGLE_ADDRESS = re.compile(rf"<(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>[A-Za-z0-9.-]+)>[ \t]*(?P<rest>.*)")
+
+
 class _TrackedSMTP(SMTP):
     """aiosmtpd's protocol, remembering its open connections so a stop can close them.
 
@@ -322,6 +327,15 @@ class _TrackedSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         self._connections.discard(self)
         super().connection_lost(error)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """MAIL FROM's and RCPT TO's address and the parameters after it. A plain ``<local@domain>`` is read with one
+        regular expression; aiosmtpd's parser (the email package's header tokenizer) took a fifth of the catcher's
+        CPU per message for those. Anything else goes to that parser, which gives the same answer for plain ones."""
+        plain = _PLAIN_ANGLE_ADDRESS.fullmatch(arg)
+        if plain is None or (self.local_part_limit and len(plain["local"]) > self.local_part_limit):
+            return super()._getaddr(arg)
+        return f"{plain['local']}@{plain['domain']}", plain["rest"]
 
 
 async def _start_smtp(
