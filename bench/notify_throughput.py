@@ -7,8 +7,11 @@
    suppressions, rendering, the delivery log. Two messages each (the acknowledgment by email and by text).
 3. Sends: ``--replicas`` delivery dispatchers (each with its own SMTP connections and HTTP pool, as notify replicas
    would have) claim, send and record every delivery; messages/s = deliveries / (last record - first claim).
-4. Duplicates: what the catcher and the sink received, minus the distinct recipients (each message has its own).
-5. The floor, in the same run: the same number of emails and texts sent straight to the catcher and the sink with the
+4. CPU: what the notify process (the dispatchers), the mail catcher, the SMS sink and PostgreSQL each spent per
+   message in the sending phase and in the floor, user + system time (psutil): where the time goes, which a shared,
+   loaded machine's messages/s hide.
+5. Duplicates: what the catcher and the sink received, minus the distinct recipients (each message has its own).
+6. The floor, in the same run: the same number of emails and texts sent straight to the catcher and the sink with the
    same senders and connections, no database, no templates, no rounds (every connection busy throughout): what the
    two local providers take at most.
 Prints the figures and the ratio notify / floor.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 import uvloop
 
 from devstack.postgres import ensure_database, start_postgres
@@ -63,6 +68,35 @@ class NoonClock:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(NOON.timestamp() + time.time() - self._start, UTC)
+
+
+class CpuMeter:
+    """CPU seconds (user + system) that each role spent since the last ``lap``: this process alone for notify (the
+    sinks and PostgreSQL are its children), each other role's process with its children (PostgreSQL's backends)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._processes = {role: psutil.Process(pid) for role, pid in pids.items()}
+        self._last = self._read()
+
+    def _read(self) -> dict[str, float]:
+        spent: dict[str, float] = {}
+        for role, process in self._processes.items():
+            family = [process] if process.pid == os.getpid() else [process, *process.children(recursive=True)]
+            total = 0.0
+            for each in family:
+                try:
+                    times = each.cpu_times()
+                    total += times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+            spent[role] = total
+        return spent
+
+    def lap(self) -> dict[str, float]:
+        now = self._read()
+        spent = {role: now[role] - self._last.get(role, 0.0) for role in now}
+        self._last = now
+        return spent
 
 
 def submitted(n: int, run: str) -> InquirySubmitted:
@@ -242,9 +276,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"planning {args.inquiries:,} acknowledgments ({total:,} messages) ...", flush=True)
                     planned_s = await plan(pool, args.inquiries, uuid.uuid4().hex[:6])
                     print(f"sending them: {args.replicas} dispatchers ...", flush=True)
+                    meter = CpuMeter(
+                        {
+                            "notify": os.getpid(),
+                            "mail catcher": sinks[0].pid,
+                            "SMS sink": sinks[1].pid,
+                            "PostgreSQL": database.process.pid,
+                        }
+                    )
                     sent_s = await dispatch(
                         pool, ports, replicas=args.replicas, connections=args.smtp_connections, total=total
                     )
+                    send_cpu = meter.lap()
                     counts = await received(ports)
                 finally:
                     await pool.close()
@@ -252,7 +295,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 database.stop()
         await clear(ports)
         print("floor: the same count straight to the catcher and the sink ...", flush=True)
+        meter = CpuMeter({"notify": os.getpid(), "mail catcher": sinks[0].pid, "SMS sink": sinks[1].pid})
         floor_s = await floor(ports, replicas=args.replicas, connections=args.smtp_connections, total=total)
+        floor_cpu = meter.lap()
     finally:
         for process in sinks:
             process.terminate()
@@ -274,6 +319,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "missing": total - email_recipients - text_recipients,
         "floor_s": floor_s,
         "floor_per_s": (total // 2 // args.replicas * args.replicas * 2) / floor_s,
+        "send_cpu_us_per_message": {role: spent / total * 1e6 for role, spent in send_cpu.items()},
+        "send_cores_busy": sum(send_cpu.values()) / sent_s,
+        "floor_cpu_us_per_message": {role: spent / total * 1e6 for role, spent in floor_cpu.items()},
+        "floor_cores_busy": sum(floor_cpu.values()) / floor_s,
     }
 
 
@@ -287,6 +336,9 @@ def report(r: dict[str, Any]) -> None:
     print(f"duplicates                          {r['duplicates']:>8}   missing {r['missing']}")
     print(f"floor (straight to catcher + sink) {r['floor_per_s']:>8.0f} messages/s  ({r['floor_s']:.2f} s)")
     print(f"ratio notify / floor                {r['send_per_s'] / r['floor_per_s']:.3f}")
+    for phase in ("send", "floor"):
+        spent = ", ".join(f"{role} {us:.0f}" for role, us in r[f"{phase}_cpu_us_per_message"].items())
+        print(f"CPU per message, {phase:<5} (us)      {spent}; {r[f'{phase}_cores_busy']:.2f} cores busy")
     met = r["send_per_s"] >= TARGET and r["duplicates"] == 0 and r["missing"] == 0
     print(f"target >= {TARGET:,.0f} messages/s and 0 duplicates: {'met' if met else 'NOT met'}")
 
