@@ -59,6 +59,9 @@ class RoundWorker:
     async def _run(self) -> None:
         backoff = 0.1
         while True:
+            # Cleared before the round, not after: a wake() that comes while the round runs (a commit of work this
+            # round did not see) must start another round, not be lost until the poll interval.
+            self._wakeup.clear()
             try:
                 handled = await self._round()
                 backoff = 0.1
@@ -71,7 +74,6 @@ class RoundWorker:
                 continue
             if handled >= self._batch_size:
                 continue
-            self._wakeup.clear()
             timeout = self._poll_interval
             if self._idle_timeout is not None:
                 timeout = max(0.0, min(timeout, self._idle_timeout()))

@@ -104,3 +104,26 @@ async def test_a_due_time_worker_sleeps_wall_seconds_on_a_sped_up_clock() -> Non
     worker = Due(clock, [clock.now() + timedelta(seconds=2000)])
     assert await worker.fire_due() == 0
     assert 1.5 < worker._until_next() <= 2.0, "2,000 clock seconds are 2 wall seconds at x1000"
+
+
+async def test_a_wake_while_a_round_runs_starts_another_round_not_a_wait_for_the_poll() -> None:
+    rounds = 0
+    second = asyncio.Event()
+
+    async def round_() -> int:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 1:
+            worker.wake()  # a commit of new work lands while this round is under way
+            await asyncio.sleep(0)
+        else:
+            second.set()
+        return 0
+
+    worker = RoundWorker("test", round_, batch_size=10, poll_interval=3600)
+    worker.start()
+    try:
+        await asyncio.wait_for(second.wait(), timeout=5)  # not an hour's poll
+    finally:
+        await worker.stop()
+    assert rounds == 2
