@@ -39,7 +39,10 @@ _CLAIM_DUE = (
     " OR (status = 'sending' AND claimed_at < $2 - make_interval(secs => $3)))"
     f" AND NOT (d.audience = 'parent' AND d.channel = 'email' AND d.template <> '{ACKNOWLEDGMENT}' AND EXISTS"
     f" (SELECT 1 FROM deliveries ack WHERE ack.inquiry_id = d.inquiry_id AND {_ACKNOWLEDGMENT_NOT_GONE}))"
-    f" ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING {_CLAIMED_COLUMNS}"
+    # Acknowledgments first: under a backlog (a burst's 'assigned' and staff emails) a new parent still hears at once
+    # that the inquiry arrived; the rest go in the order they fell due.
+    f" ORDER BY d.template <> '{ACKNOWLEDGMENT}', next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    f" RETURNING {_CLAIMED_COLUMNS}"
 )
 
 
