@@ -104,8 +104,8 @@ async def eventually(check: Any, timeout: float = 30.0) -> Any:
         return found
 
 
-def submission(phone: str | None = "+13125550148") -> dict[str, Any]:
-    parent: dict[str, Any] = {"name": "Ana Lopez", "email": "ana.status@example.org"}
+def submission(phone: str | None = "+13125550148", language: str = "en") -> dict[str, Any]:
+    parent: dict[str, Any] = {"name": "Ana Lopez", "email": "ana.status@example.org", "preferred_language": language}
     if phone:
         parent["mobile_phone"] = phone
     return {
@@ -125,9 +125,11 @@ async def token_of(platform: PlatformSettings, inquiry_id: str) -> str:
     return str(event["status_token"])
 
 
-async def submitted(stack: Stack, *, phone: str | None = "+13125550148", assigned: bool = True) -> dict[str, Any]:
+async def submitted(
+    stack: Stack, *, phone: str | None = "+13125550148", assigned: bool = True, language: str = "en"
+) -> dict[str, Any]:
     staff = stack.client("intake")
-    created = await staff.post("/v1/inquiries", json=submission(phone), headers=STAFF)
+    created = await staff.post("/v1/inquiries", json=submission(phone, language), headers=STAFF)
     assert created.status_code == 201, created.text
     inquiry: dict[str, Any] = created.json()
 
@@ -169,6 +171,18 @@ async def test_the_parent_sees_status_office_and_expected_date_with_either_facto
         f"/v1/status/{inquiry['reference'].lower()}", params={"token": inquiry["token"]}
     )
     assert (by_token.status_code, by_token.json()) == (200, page)
+
+
+async def test_the_page_reads_in_every_language_notify_writes_in_urdu_right_to_left(stack: Stack) -> None:
+    inquiry = await submitted(stack, language="ur")
+    parent = stack.client("intake", fresh_address())
+    page = await parent.get(f"/status/{inquiry['reference']}", params={"token": inquiry["token"]})
+    assert page.status_code == 200, page.text
+    assert 'lang="ur"' in page.text and 'dir="rtl"' in page.text, "the inquiry's language, right to left"
+    assert "میری درخواست کس مرحلے پر ہے؟" in page.text and "Where does my inquiry stand?" not in page.text
+    vietnamese = await stack.client("intake", fresh_address()).get("/status/", params={"lang": "vi"})
+    assert 'lang="vi"' in vietnamese.text and 'dir="ltr"' in vietnamese.text
+    assert "Yêu cầu của tôi đang đến đâu?" in vietnamese.text
 
 
 async def test_the_token_is_kept_as_its_digest_and_not_shown_to_staff(stack: Stack) -> None:

@@ -23,7 +23,10 @@ def test_every_language_has_every_string_and_arabic_reads_right_to_left() -> Non
     assert i18n.direction("ar") == "rtl" and i18n.direction("es") == "ltr"
     assert i18n.language_of(None, "es") == "es"
     assert i18n.language_of("pl", "es") == "pl"  # the switcher wins over the inquiry's language
-    assert i18n.language_of("xx", "vi") == "en"  # no strings of its own: English
+    assert i18n.language_of("xx", "vi") == "vi"  # the inquiry's language when the asked one is unknown
+    assert i18n.language_of("xx", "tl") == "en"  # no strings of its own: English
+    assert set(i18n.LANGUAGES) >= {"en", "es", "pl", "zh", "ar", "vi", "ur"}, "every language notify writes in"
+    assert i18n.direction("ur") == "rtl" and i18n.direction("vi") == "ltr"
 
 
 def test_a_csrf_token_matches_only_its_own_session_and_key() -> None:

@@ -1,10 +1,18 @@
 # ruff: noqa: RUF001 - Chinese punctuation is full width
-"""The parent's status page in the parent's language: English, Spanish, Polish, Chinese and Arabic (right to left).
-A language without its own strings here (Vietnamese, Urdu) reads in English, with ``lang`` and ``dir`` saying so."""
+"""The parent's status page in the parent's language: English, Spanish, Polish, Chinese, Arabic and Urdu (both right to
+left) and Vietnamese, the languages notify writes to parents in. Any other language reads in English."""
 
 from __future__ import annotations
 
-LANGUAGES = {"en": "English", "es": "Español", "pl": "Polski", "zh": "中文", "ar": "العربية"}
+LANGUAGES = {
+    "en": "English",
+    "es": "Español",
+    "pl": "Polski",
+    "zh": "中文",
+    "ar": "العربية",
+    "vi": "Tiếng Việt",
+    "ur": "اردو",
+}
 RIGHT_TO_LEFT = frozenset({"ar", "ur"})
 
 _STRINGS: dict[str, dict[str, str]] = {
@@ -152,6 +160,70 @@ _STRINGS: dict[str, dict[str, str]] = {
         "status_waiting_on_you": "نحتاج منك إلى شيء للمتابعة: اطلع على ما طلبناه.",
         "status_resolved": "تم حل استفسارك. إذا لم تحسم الإجابة الأمر، اتصل بنا لإعادة فتحه.",
         "status_closed": "استفسارك مغلق.",
+    },
+    "vi": {
+        "stale": "Biểu mẫu này đã hết hạn. Vui lòng thử lại.",
+        "title": "Yêu cầu của tôi đang đến đâu?",
+        "intro": "Nhập số tham chiếu quý vị đã nhận và bốn chữ số cuối của điện thoại di động.",
+        "reference": "Số tham chiếu",
+        "phone_last4": "Bốn chữ số cuối của điện thoại di động",
+        "show": "Xem yêu cầu của tôi",
+        "language": "Ngôn ngữ",
+        "status": "Tình trạng",
+        "received": "Đã nhận",
+        "in_progress": "Đang xử lý",
+        "waiting_on_you": "Đang chờ quý vị",
+        "resolved": "Đã giải quyết",
+        "closed": "Đã đóng",
+        "office": "Văn phòng phụ trách",
+        "expected_by": "Dự kiến trả lời trước",
+        "asked_of_you": "Điều chúng tôi đã hỏi quý vị",
+        "notes": "Tin nhắn từ nhân viên",
+        "no_notes": "Chưa có tin nhắn nào.",
+        "not_found": (
+            "Chúng tôi không tìm thấy yêu cầu nào với số tham chiếu và thông tin này. Hãy kiểm tra và thử lại."
+        ),
+        "too_many": "Quá nhiều lần thử. Vui lòng đợi vài phút rồi thử lại.",
+        "invalid": "Nhập số tham chiếu (ví dụ PSC-26-000123) và bốn chữ số.",
+        "another": "Tra cứu yêu cầu khác",
+        "status_received": "Chúng tôi đã nhận yêu cầu của quý vị và đang chuyển đến văn phòng sẽ xử lý.",
+        "status_in_progress": "Nhân viên đang xử lý yêu cầu của quý vị.",
+        "status_waiting_on_you": "Chúng tôi cần quý vị cung cấp thêm để tiếp tục: xem điều chúng tôi đã hỏi.",
+        "status_resolved": (
+            "Yêu cầu của quý vị đã được giải quyết. Nếu câu trả lời chưa thỏa đáng, hãy liên hệ để mở lại."
+        ),
+        "status_closed": "Yêu cầu của quý vị đã đóng.",
+    },
+    "ur": {
+        "stale": "یہ فارم پرانا ہو گیا ہے۔ براہ کرم دوبارہ کوشش کریں۔",
+        "title": "میری درخواست کس مرحلے پر ہے؟",
+        "intro": "آپ کو دیا گیا حوالہ نمبر اور اپنے موبائل فون کے آخری چار ہندسے درج کریں۔",
+        "reference": "حوالہ نمبر",
+        "phone_last4": "آپ کے موبائل فون کے آخری چار ہندسے",
+        "show": "میری درخواست دکھائیں",
+        "language": "زبان",
+        "status": "صورتحال",
+        "received": "موصول ہو گئی",
+        "in_progress": "اس پر کام ہو رہا ہے",
+        "waiting_on_you": "آپ کے جواب کا انتظار",
+        "resolved": "حل ہو گئی",
+        "closed": "بند",
+        "office": "ذمہ دار دفتر",
+        "expected_by": "متوقع جواب کی تاریخ",
+        "asked_of_you": "ہم نے آپ سے کیا پوچھا",
+        "notes": "عملے کے پیغامات",
+        "no_notes": "ابھی کوئی پیغام نہیں۔",
+        "not_found": "اس حوالہ نمبر اور ان تفصیلات کے ساتھ کوئی درخواست نہیں ملی۔ انہیں چیک کر کے دوبارہ کوشش کریں۔",
+        "too_many": "بہت زیادہ کوششیں۔ براہ کرم چند منٹ انتظار کر کے دوبارہ کوشش کریں۔",
+        "invalid": "حوالہ نمبر (جیسے PSC-26-000123) اور چار ہندسے درج کریں۔",
+        "another": "کوئی اور درخواست دیکھیں",
+        "status_received": "آپ کی درخواست ہمیں مل گئی ہے اور ہم اسے اس دفتر کو بھیج رہے ہیں جو اسے دیکھے گا۔",
+        "status_in_progress": "عملہ آپ کی درخواست پر کام کر رہا ہے۔",
+        "status_waiting_on_you": "آگے بڑھنے کے لیے ہمیں آپ سے کچھ چاہیے: دیکھیں ہم نے کیا پوچھا۔",
+        "status_resolved": (
+            "آپ کی درخواست حل ہو گئی ہے۔ اگر جواب سے مسئلہ حل نہ ہو تو اسے دوبارہ کھولنے کے لیے ہم سے رابطہ کریں۔"
+        ),
+        "status_closed": "آپ کی درخواست بند ہو گئی ہے۔",
     },
 }
 
