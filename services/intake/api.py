@@ -499,7 +499,7 @@ async def _act(
     if ctx.on_commit is not None:
         ctx.on_commit()
     if acted.follow_up is not None:
-        response.status_code = 201
+        response.status_code = 201 if acted.follow_up_made else 200
         response.headers["Location"] = f"/v1/inquiries/{acted.follow_up.id}"
         return await _found(ctx, str(acted.follow_up.id), caller, request, check_visible=False)
     return await _found(ctx, str(acted.inquiry.id), caller, request)
@@ -571,7 +571,13 @@ _action_route(
     ReopenBody,
     lambda b: handlers.Reopen(b.reason),
     "Reopen a resolved inquiry (-> in_progress); past the window, a new inquiry linked to it (201)",
-    {201: {"model": InquiryView, "description": "Past the reopen window: the new inquiry, linked (follow_up_of)"}},
+    {
+        201: {"model": InquiryView, "description": "Past the reopen window: the new inquiry, linked (follow_up_of)"},
+        200: {
+            "model": InquiryView,
+            "description": "The inquiry reopened; past the window, its follow-up made before and still open",
+        },
+    },
 )
 _action_route(
     "reassign",

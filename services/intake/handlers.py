@@ -303,6 +303,8 @@ class Acted:
     inquiry: Inquiry
     follow_up: Inquiry | None = None
     replayed: bool = False
+    follow_up_made: bool = True
+    """False when the reopen found the follow-up already made and still open (asked again without a key)."""
 
 
 class NotFound(Exception):
@@ -515,9 +517,15 @@ async def _follow_up(
     uow: IntakeUnitOfWork, old: Inquiry, reason: str, *, by: str, now: datetime, correlation_id: str, policy: Policy
 ) -> Acted:
     """A reopen past the window: the old inquiry is closed (if the sweep has not yet closed it) and a new one, with
-    the same parent, student and category and the reopen's reason as its description, is linked to it."""
+    the same parent, student and category and the reopen's reason as its description, is linked to it. While a
+    follow-up made before is still open, a reopen asked again answers with it rather than making another."""
     if old.status == "resolved":
         old = await _close(uow, old, now=now, correlation_id=correlation_id)
+    for link in await uow.inquiries.links(inquiry_id=old.id, both_ways=True):
+        if link.relation == "follow_up_of" and link.linked_inquiry_id == old.id:
+            earlier = await uow.inquiries.get(inquiry_id=link.inquiry_id)
+            if earlier is not None and earlier.status not in ("resolved", "closed"):
+                return Acted(old, earlier, follow_up_made=False)
     submission = old.submission.model_copy(update={"description": reason, "submitted_by": by})
     new = NewSubmission(submission=submission, source="http", correlation_id=correlation_id, idempotency_key=None)
     (outcome,) = await record_submissions(

@@ -403,6 +403,10 @@ async def test_past_the_reopen_window_the_case_closes_by_itself_and_a_reopen_ope
     assert follow_up.status_code == 201, follow_up.text
     again = await post(env, inquiry["id"], "reopen", {"reason": "Marked absent again."}, **key)
     assert again.status_code == 201 and again.json()["id"] == follow_up.json()["id"]
+    unkeyed = await post(env, inquiry["id"], "reopen", {"reason": "Still marked absent."})
+    assert unkeyed.status_code == 200, "the follow-up made before is open: no second one"
+    assert unkeyed.json()["id"] == follow_up.json()["id"]
+    assert unkeyed.headers["Location"] == f"/v1/inquiries/{follow_up.json()['id']}"
     new = follow_up.json()
     assert new["id"] != inquiry["id"] and new["status"] == "received"
     assert new["description"] == "Marked absent again." and new["parent"] == inquiry["parent"]

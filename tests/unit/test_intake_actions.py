@@ -187,9 +187,18 @@ async def test_a_reopen_past_the_window_answers_with_a_new_inquiry_linked_to_the
     assert types == ["inquiry.closed", "inquiry.submitted", "inquiry.linked"]
     link = uow.events_on(INQUIRY_EVENTS)[-1]
     assert isinstance(link, InquiryLinked) and link.relation == "follow_up_of" and link.linked_inquiry_id == inquiry_id
-    # A closed inquiry: the same answer, a new follow-up each time it is asked again without a key.
+    # Asked again without a key while that follow-up is open: the same follow-up, nothing new.
+    uow.emitted.clear()
     again = await act(uow, inquiry_id, handlers.Reopen("And again."), at=later)
-    assert again.follow_up is not None and again.follow_up.id != acted.follow_up.id
+    assert again.follow_up is not None and again.follow_up.id == acted.follow_up.id and not again.follow_up_made
+    assert uow.events_on(INQUIRY_EVENTS) == []
+    # Once the follow-up is resolved too, a reopen of the old one makes a new follow-up.
+    await handlers.apply_routing_events(uow, [assigned_event(acted.follow_up.id)])
+    await act(uow, acted.follow_up.id, handlers.Acknowledge(), at=later)
+    await act(uow, acted.follow_up.id, handlers.Resolve("Done again."), at=later)
+    third = await act(uow, inquiry_id, handlers.Reopen("Once more."), at=later)
+    assert third.follow_up is not None and third.follow_up.id not in (inquiry_id, acted.follow_up.id)
+    assert third.follow_up_made
 
 
 async def test_the_same_parent_student_and_category_within_the_window_is_linked_as_a_likely_duplicate() -> None:
