@@ -237,6 +237,13 @@ class QueueFilter:
     school_id: int | None = None
     reference: str | None = None
     before: tuple[datetime, UUID] | None = None
+    most_urgent_first: bool = False
+    """The console's order: the earliest due time of routing's tier first (none last), then the oldest; no cursor."""
+
+    def urgency_key(self, inquiry: Inquiry) -> tuple[bool, datetime, datetime, UUID]:
+        """The same order in Python (the in-memory fake)."""
+        due = inquiry.assignment.due_at if inquiry.assignment else None
+        return (due is None, due or inquiry.created_at, inquiry.created_at, inquiry.id)
 
     def admits(self, inquiry: Inquiry) -> bool:
         """The same filter in Python (the in-memory fake; the repository says it in SQL)."""

@@ -336,7 +336,8 @@ class InquiryRepository:
         return due
 
     async def queue(self, *, where: QueueFilter, limit: int) -> list[Inquiry]:
-        """The staff queue, newest first, ``limit`` rows after the cursor. Each filter is a parameter (never text)."""
+        """The staff queue, newest first, ``limit`` rows after the cursor (or most urgent first: ``most_urgent_first``).
+        Each filter is a parameter (never text)."""
         conditions, args = [], []
 
         def arg(value: object) -> str:
@@ -359,9 +360,10 @@ class InquiryRepository:
         if where.before is not None:
             conditions.append(f"(created_at, id) < ({arg(where.before[0])}, {arg(where.before[1])})")
         where_sql = " WHERE " + " AND ".join(conditions) if conditions else ""
+        order = "due_at NULLS LAST, created_at, id" if where.most_urgent_first else "created_at DESC, id DESC"
         rows = await self._conn.fetch(
             f"SELECT {_INQUIRY_COLUMNS} FROM inquiries{where_sql}"  # noqa: S608 - constant names, values as $n
-            f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}",
+            f" ORDER BY {order} LIMIT {arg(limit)}",
             *args,
         )
         return [_inquiry(row) for row in rows]

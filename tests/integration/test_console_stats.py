@@ -1,5 +1,6 @@
 """The console's dashboard figures in the real PostgreSQL, over intake's own tables (its migrations): open cases by
-network, and the equity view's business-time percentiles and share within the SLA, to the second."""
+network, and the equity view's business-time percentiles and share within the SLA, to the second; and the queue's
+order, most urgent first."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from services.intake import handlers
 from services.intake.console import stats
+from services.intake.domain import QueueFilter
+from services.intake.unit_of_work import PostgresIntakeUnitOfWork
 from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
 from shared.db.pool import connect, create_pool
 from shared.settings import PlatformSettings
@@ -135,3 +139,20 @@ async def test_open_cases_by_network_due_today_escalated_and_breached(pool: asyn
     ]
     mine = await stats.network_load(pool, end_of_today=at(1, 6), network_ids=["network-2"])
     assert [x.network for x in mine] == ["Network 2"]
+
+
+async def test_the_queue_lists_each_status_most_urgent_first_whatever_arrived_last(pool: asyncpg.Pool) -> None:
+    # Oldest overdue first, then the next due, then the newest; one not yet routed (no due time) last.
+    await inquiry(pool, network=NETWORK_1, language="en", status="assigned", created=at(0, 16), due=at(1, 22))
+    await inquiry(pool, network=NETWORK_1, language="en", status="assigned", created=at(0, 15), due=at(0, 20))
+    await inquiry(pool, network=NETWORK_1, language="en", status="assigned", created=at(1, 15), due=at(2, 15))
+    await inquiry(pool, network=NETWORK_1, language="en", status="assigned", created=at(1, 16), due=None)
+    where = QueueFilter(status="assigned", network_ids=frozenset({"network-1"}), most_urgent_first=True)
+    async with PostgresIntakeUnitOfWork(pool) as uow:
+        urgent = await handlers.queue(uow, where, limit=10)
+        first_two = await handlers.queue(uow, where, limit=2)
+        newest = await handlers.queue(uow, QueueFilter(status="assigned"), limit=10)
+    due = [i.assignment.due_at if i.assignment else None for i in urgent]
+    assert due == [at(0, 20), at(1, 22), at(2, 15), None]
+    assert [i.id for i in first_two] == [i.id for i in urgent[:2]], "a page of the most urgent, not of the newest"
+    assert [i.created_at for i in newest] == sorted((i.created_at for i in newest), reverse=True), "the API's order"

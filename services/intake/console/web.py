@@ -269,6 +269,9 @@ async def sign_out(request: Request, csrf_token: CsrfField = "") -> Response:
 
 # --- The queue ---------------------------------------------------------------------------------------------------
 
+QUEUE_PER_STATUS = 200
+"""The console lists this many inquiries of each open status, the most urgent (earliest due) first."""
+
 
 async def _queue_rows(
     me: Session,
@@ -286,9 +289,11 @@ async def _queue_rows(
     reference = (search or {}).get("reference", "").strip().upper() or None
     open_ones = []
     async with _ctx(me.request).unit_of_work() as uow:
-        for wanted in [status_filter] if status_filter else OPEN_STATUSES:  # the newest 200 of each open status
-            where = QueueFilter(status=wanted, network_ids=network_ids, category=category, reference=reference)
-            open_ones.extend(await handlers.queue(uow, where, limit=200))
+        for wanted in [status_filter] if status_filter else OPEN_STATUSES:  # the 200 most urgent of each status
+            where = QueueFilter(
+                status=wanted, network_ids=network_ids, category=category, reference=reference, most_urgent_first=True
+            )
+            open_ones.extend(await handlers.queue(uow, where, limit=QUEUE_PER_STATUS))
     schools = {s["id"]: s["name"] for s in await api.schools()}
     if search:
         school_words = search.get("school", "").strip().lower()

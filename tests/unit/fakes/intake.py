@@ -154,6 +154,8 @@ class FakeInquiries:
     async def queue(self, *, where: QueueFilter, limit: int) -> list[Inquiry]:
         found = [self._current(i) for i in self.by_id.values()]
         admitted = [i for i in found if where.admits(i)]
+        if where.most_urgent_first:
+            return sorted(admitted, key=where.urgency_key)[:limit]
         return sorted(admitted, key=lambda i: (i.created_at, i.id), reverse=True)[:limit]
 
 
