@@ -2,9 +2,10 @@
 
 1. Starts an embedded PostgreSQL in a temporary directory, applies routing's migrations, loads the school list and
    the demo staff, and inserts 1,000,000 open inquiries with deadlines (both SLA clocks, an assignee each).
-2. Backlog: 100,000 of them are due at once; routing's DeadlineWorker fires them all, run as routing replicas would
-   run it (2 processes x 2 workers by default: FOR UPDATE SKIP LOCKED, the state change, history and outbox events
-   in one transaction; four replicas of two workers fired fewer on the shared 2-core machine). The replicas start
+2. Backlog: 100,000 of them are due at once; routing's DeadlineWorker fires them all, run as routing replicas run
+   it: 2 processes of one deadline worker each by default (services/routing/app.py starts one per replica; FOR UPDATE
+   SKIP LOCKED, the state change, history and outbox events in one transaction). Two workers per process, or three
+   processes, fired fewer on the 2-core machine (19,100-19,400/s against 20,200-20,600/s). The replicas start
    (imports, files, the calendar's table) before the deadlines are set.
    Escalations/s = 100,000 / (last commit - first claim).
 3. On time: with the replicas running, another 100,000 fall due evenly over a window (20,000/s by default); lateness
@@ -15,7 +16,7 @@ After each phase it checks that exactly its 100,000 rows changed and the other 9
 figures and the ratio service / floor. Publishing the outbox rows to Kafka is the relay's job, measured by
 bench/throughput.py, not here.
 
-    python -m bench.deadline_sweep [--inquiries 1000000] [--due 100000] [--replicas 2] [--workers 2] [--rate 20000]
+    python -m bench.deadline_sweep [--inquiries 1000000] [--due 100000] [--replicas 2] [--workers 1] [--rate 20000]
 """
 
 from __future__ import annotations
@@ -393,7 +394,7 @@ def cli() -> None:
     parser.add_argument("--inquiries", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--replicas", type=int, default=2, help="processes, as routing replicas")
-    parser.add_argument("--workers", type=int, default=2, help="deadline workers per replica")
+    parser.add_argument("--workers", type=int, default=1, help="deadline workers per replica (a replica runs one)")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument(
         "--rate", type=int, default=20_000, help="deadlines falling due per second in the on-time phase"
