@@ -20,6 +20,7 @@ from services.catalog.querying import parse_synonyms
 from services.catalog.referral_clock import ReferralClock
 from services.catalog.searching import SearchCache
 from services.catalog.settings import CatalogSettings
+from services.catalog.staff import serve_access
 from services.catalog.subscribers import ClosuresSubscriber, LookupsSubscriber, ReplyTopics, UpsertsSubscriber
 from services.catalog.unit_of_work import PostgresCatalogUnitOfWork
 from shared.business_calendar import DistrictCalendar, FileProblem, district_calendar
@@ -77,6 +78,7 @@ def create_app(settings: CatalogSettings | None = None, *, clock: Clock | None =
                 topic=CATALOG_UPSERTS,
                 unit_of_work=PostgresCatalogUnitOfWork,
             )
+            serve_access(app, runtime)
             runtime.publishes(
                 CATALOG_EVENTS,
                 ResourceUpdated,

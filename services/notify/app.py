@@ -25,6 +25,7 @@ from services.notify.subscribers import (
 )
 from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
+from shared.auth.staff_table import PooledStaffDirectory
 from shared.clock import Clock, clock_span
 from shared.contracts.catalog import LookupResources
 from shared.contracts.notifications import (
@@ -141,6 +142,9 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             resources.push_async_callback(dispatcher.stop)  # stops first: callbacks run in reverse
             sweeper.start()
             resources.push_async_callback(sweeper.stop)
+            # Notify follows staff.updated into its staff table (for staff emails): every staff token is checked
+            # against it, so a staff member made inactive is refused at once.
+            app.state.staff_directory = PooledStaffDirectory(runtime.pool)
             app.state.context = NotifyContext(
                 runtime,
                 renderer=renderer,

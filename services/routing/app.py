@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.routing import api, handlers
+from services.routing.access import serve_access
 from services.routing.api import RoutingContext
 from services.routing.deadlines import DeadlineWorker
 from services.routing.files import read_policies, read_staff
@@ -137,6 +138,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
             worker.start()
             resources.push_async_callback(worker.stop)
             app.state.context = RoutingContext(runtime, clock, rules, worker)
+            serve_access(app, runtime)
 
             async def readiness() -> dict[str, bool]:
                 return {**await runtime.readiness(), "deadline_worker": worker.running}
