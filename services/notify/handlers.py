@@ -29,6 +29,7 @@ from services.notify.domain import (
 )
 from services.notify.signing import contact_key
 from services.notify.unit_of_work import NotifyUnitOfWork
+from shared.auth.staff_table import latest_of_each
 from shared.contracts.catalog import LookupRejected, LookupReplied
 from shared.contracts.envelope import InquiryEvent, event_parser
 from shared.contracts.inquiries import InquirySubmitted
@@ -252,15 +253,16 @@ async def _queue(uow: NotifyUnitOfWork, planned: Sequence[PlannedDelivery], *, n
 
 
 async def follow_staff(uow: NotifyUnitOfWork, events: Sequence[StaffUpdated], *, now: datetime) -> None:
-    """Keep each staff member's name, email and whether they are active, as routing's directory says (the last
-    event of a batch for a staff member wins)."""
-    latest = {e.staff_id: e for e in events}
+    """Keep each staff member's name, email and whether they are active, as routing's directory says: the latest
+    change wins, by when routing made it, whatever order the events come in."""
     await uow.staff.upsert(
         staff=[
-            StaffMember(e.staff_id, e.role, e.network_id, e.active, e.name, str(e.email) if e.email else None)
-            for e in latest.values()
-        ],
-        now=now,
+            (
+                StaffMember(e.staff_id, e.role, e.network_id, e.active, e.name, str(e.email) if e.email else None),
+                e.occurred_at,
+            )
+            for e in latest_of_each(events)
+        ]
     )
 
 

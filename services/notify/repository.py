@@ -119,13 +119,15 @@ class StaffRepository:
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
 
-    async def upsert(self, *, staff: Sequence[StaffMember], now: datetime) -> None:
+    async def upsert(self, *, staff: Sequence[tuple[StaffMember, datetime]]) -> None:
+        """Each member as of the time routing made the change; a change older than the row on file changes nothing
+        (a redelivered or replayed event never makes a disabled member active again)."""
         await self._conn.executemany(
             "INSERT INTO staff (staff_id, role, network_id, active, name, email, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (staff_id) DO UPDATE SET role = excluded.role,"
             " network_id = excluded.network_id, active = excluded.active, name = excluded.name,"
-            " email = excluded.email, updated_at = excluded.updated_at",
-            [(s.staff_id, s.role, s.network_id, s.active, s.name, s.email, now) for s in staff],
+            " email = excluded.email, updated_at = excluded.updated_at WHERE staff.updated_at <= excluded.updated_at",
+            [(s.staff_id, s.role, s.network_id, s.active, s.name, s.email, at) for s, at in staff],
         )
 
     async def of(self, *, staff_ids: Collection[str]) -> dict[str, StaffMember]:

@@ -334,3 +334,17 @@ async def test_the_parents_other_emails_wait_until_the_acknowledgment_email_has_
     await handlers.record_attempts(uow, [(ack, result)], max_attempts=6, now=later, renderer=RENDERER, rules=RULES)
     (then,) = await uow.deliveries.claim_due(limit=10, now=later, lease_seconds=60)
     assert (then.template, then.channel) == ("inquiry_assigned", "email")
+
+
+async def test_an_older_staff_change_arriving_late_never_undoes_a_newer_one() -> None:
+    uow = FakeNotifyUnitOfWork()
+    member = {"staff_id": "ns-1", "role": "network_staff", "network_id": "n4", "name": "Alex A."}
+    disabled = StaffUpdated.model_validate({"occurred_at": NOW, "correlation_id": "s", "active": False, **member})
+    older = StaffUpdated.model_validate(
+        {"occurred_at": NOW - timedelta(hours=1), "correlation_id": "s", "active": True, **member}
+    )
+    await handlers.follow_staff(uow, [disabled], now=NOW)
+    await handlers.follow_staff(uow, [older], now=NOW)  # replayed, or redelivered after the newer one
+    assert uow.staff.by_id["ns-1"].active is False
+    await handlers.follow_staff(uow, [disabled, older], now=NOW)  # in one batch, in any order: the latest wins
+    assert uow.staff.by_id["ns-1"].active is False

@@ -99,9 +99,12 @@ class FakeContacts:
 class FakeStaff:
     def __init__(self) -> None:
         self.by_id: dict[str, StaffMember] = {}
+        self.changed_at: dict[str, datetime] = {}
 
-    async def upsert(self, *, staff: Sequence[StaffMember], now: datetime) -> None:
-        self.by_id.update((s.staff_id, s) for s in staff)
+    async def upsert(self, *, staff: Sequence[tuple[StaffMember, datetime]]) -> None:
+        for member, at in staff:
+            if self.changed_at.get(member.staff_id, at) <= at:
+                self.by_id[member.staff_id], self.changed_at[member.staff_id] = member, at
 
     async def of(self, *, staff_ids: Collection[str]) -> dict[str, StaffMember]:
         return {i: self.by_id[i] for i in staff_ids if i in self.by_id}
