@@ -36,7 +36,7 @@ from shared.service import ServiceRuntime
 
 
 class Access(Protocol):
-    async def follow_staff(self, *, members: Sequence[StaffRecord], at: Sequence[datetime]) -> None: ...
+    async def follow_staff(self, *, events: Sequence[StaffUpdated]) -> None: ...
 
     async def staff_member(self, staff_id: str) -> StaffRecord | None: ...
 
@@ -67,16 +67,8 @@ class AccessUnitOfWork(Outbox, Protocol):
 
 
 async def follow_staff(uow: AccessUnitOfWork, events: Sequence[StaffUpdated]) -> None:
-    """Apply routing's staff.updated events (the latest of each staff member's in the batch)."""
-    latest: dict[str, StaffUpdated] = {}
-    for event in events:
-        held = latest.get(event.staff_id)
-        if held is None or held.occurred_at <= event.occurred_at:
-            latest[event.staff_id] = event
-    await uow.access.follow_staff(
-        members=[StaffRecord(e.staff_id, e.role, e.network_id, e.active) for e in latest.values()],
-        at=[e.occurred_at for e in latest.values()],
-    )
+    """Apply routing's staff.updated events (the latest of each staff member's, by when routing made the change)."""
+    await uow.access.follow_staff(events=events)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
 from shared.auth import StaffRecord
+from shared.auth.staff_table import follow_staff_rows
+from shared.contracts.routing import StaffUpdated
 from shared.db.unit_of_work import UnitOfWork
 
 
@@ -59,37 +61,28 @@ class AccessRepository:
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
 
-    async def follow_staff(self, *, members: Sequence[StaffRecord], at: Sequence[datetime]) -> None:
+    async def follow_staff(self, *, events: Sequence[StaffUpdated]) -> None:
         """Apply routing's staff.updated events; an event older than what is on file changes nothing."""
-        await self._conn.execute(
-            "INSERT INTO staff (id, role, network_id, active, updated_at)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[])"
-            " ON CONFLICT (id) DO UPDATE SET role = excluded.role, network_id = excluded.network_id,"
-            " active = excluded.active, updated_at = excluded.updated_at"
-            " WHERE staff.updated_at <= excluded.updated_at",
-            [m.staff_id for m in members],
-            [m.role for m in members],
-            [m.network_id for m in members],
-            [m.active for m in members],
-            list(at),
-        )
+        await follow_staff_rows(self._conn, events)
 
     async def staff_member(self, staff_id: str) -> StaffRecord | None:
         """The staff member as a signed-in caller: active unless routing says otherwise or their credential is
         disabled (a staff member who signs in elsewhere, by OIDC, has none)."""
         row = await self._conn.fetchrow(
-            "SELECT id, role, network_id, active AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.username = id"
-            " AND c.disabled_at IS NOT NULL) AS active FROM staff WHERE id = $1",
+            "SELECT staff_id, role, network_id, active AND NOT EXISTS (SELECT 1 FROM credentials c"
+            " WHERE c.username = staff_id AND c.disabled_at IS NOT NULL) AS active FROM staff WHERE staff_id = $1",
             staff_id,
         )
         if row is None:
             return None
-        return StaffRecord(staff_id=row["id"], role=row["role"], network_id=row["network_id"], active=row["active"])
+        return StaffRecord(
+            staff_id=row["staff_id"], role=row["role"], network_id=row["network_id"], active=row["active"]
+        )
 
     async def account(self, username: str) -> Account | None:
         row = await self._conn.fetchrow(
             "SELECT c.username, c.password_hash, c.disabled_at, s.role, s.network_id, s.active"
-            " FROM credentials c LEFT JOIN staff s ON s.id = c.username WHERE c.username = $1",
+            " FROM credentials c LEFT JOIN staff s ON s.staff_id = c.username WHERE c.username = $1",
             username,
         )
         if row is None:
@@ -99,7 +92,7 @@ class AccessRepository:
     async def accounts(self) -> list[Account]:
         rows = await self._conn.fetch(
             "SELECT c.username, c.password_hash, c.disabled_at, s.role, s.network_id, s.active"
-            " FROM credentials c LEFT JOIN staff s ON s.id = c.username ORDER BY c.username"
+            " FROM credentials c LEFT JOIN staff s ON s.staff_id = c.username ORDER BY c.username"
         )
         return [Account(row["username"], row["password_hash"], row["disabled_at"], _staff(row)) for row in rows]
 
