@@ -185,7 +185,7 @@ async def add_demo_accounts(platform: PlatformSettings, *, timeout: float = 30.0
         async with asyncio.timeout(timeout):
             names = [user.username for user in wanted]
             while True:  # polling the database: intake applies routing's staff.updated in its own process
-                known = await pool.fetchval("SELECT count(*) FROM staff WHERE id = ANY($1::text[])", names)
+                known = await pool.fetchval("SELECT count(*) FROM staff WHERE staff_id = ANY($1::text[])", names)
                 if known == len(names):
                     break
                 await asyncio.sleep(0.2)
