@@ -9,7 +9,7 @@ send the dispatcher already claimed is never rewritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -55,39 +55,53 @@ class ResourceLookupRepository:
         return {row["request_id"] for row in rows}
 
     async def settle(
-        self,
-        *,
-        request_ids: Collection[UUID],
-        outcome: str,
-        resources: int | None,
-        now: datetime,
-        category: str | None = None,
+        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
     ) -> list[UUID]:
-        """Settle the lookups still waiting among ``request_ids`` (and, with ``category``, every other lookup of that
-        category still waiting: one answer serves them all); the events whose acknowledgment they held."""
+        """Settle the lookups still waiting among ``request_ids``; the events whose acknowledgment they held."""
         rows = await self._conn.fetch(
             "UPDATE resource_lookups SET outcome = $2, resources = $3, settled_at = $4"
-            " WHERE (request_id = ANY($1::uuid[]) OR category = $5) AND outcome IS NULL RETURNING event_id",
+            " WHERE request_id = ANY($1::uuid[]) AND outcome IS NULL RETURNING event_id",
             list(request_ids),
             outcome,
             resources,
             now,
-            category,
         )
         return [row["event_id"] for row in rows]
 
-    async def keep_answer(self, *, request_id: UUID, results: Sequence[ResourceView]) -> str | None:
-        """Keep the catalog's answer to ``request_id`` as its category's latest; the category (None: not our
-        request)."""
-        category: str | None = await self._conn.fetchval(
-            "INSERT INTO catalog_answers (category, results, answered_at)"
-            " SELECT category, $2::text::jsonb, clock_timestamp() FROM resource_lookups WHERE request_id = $1"
-            " ON CONFLICT (category) DO UPDATE SET results = excluded.results, answered_at = excluded.answered_at"
-            " RETURNING category",
-            request_id,
-            ANSWERS.dump_json(list(results)).decode(),
+    async def keep_answers(
+        self, *, answers: Sequence[tuple[UUID, Sequence[ResourceView]]]
+    ) -> dict[str, list[ResourceView]]:
+        """Keep each category's latest answer among ``answers`` (request id, results; in the order they came) as the
+        category's answer on file; the kept answer of each category. Replies to requests notify does not know are
+        left out. Two statements whatever the number of answers."""
+        rows = await self._conn.fetch(
+            "SELECT request_id, category FROM resource_lookups WHERE request_id = ANY($1::uuid[])",
+            [request_id for request_id, _ in answers],
         )
-        return category
+        category_of = {row["request_id"]: row["category"] for row in rows}
+        kept = {category_of[r]: list(results) for r, results in answers if r in category_of}  # the last one wins
+        if kept:
+            await self._conn.execute(
+                "INSERT INTO catalog_answers (category, results, answered_at)"
+                " SELECT c, r::jsonb, clock_timestamp() FROM unnest($1::text[], $2::text[]) AS u(c, r)"
+                " ON CONFLICT (category) DO UPDATE SET results = excluded.results, answered_at = excluded.answered_at",
+                list(kept),
+                [ANSWERS.dump_json(results).decode() for results in kept.values()],
+            )
+        return kept
+
+    async def settle_answered(self, *, found: Mapping[str, int], now: datetime) -> dict[UUID, str]:
+        """Settle every lookup still waiting in the categories of ``found`` (category: how many resources its
+        answer has): one answer serves them all. The events whose acknowledgment they held, with their category."""
+        rows = await self._conn.fetch(
+            "UPDATE resource_lookups l SET outcome = 'answered', resources = a.n, settled_at = $3"
+            " FROM unnest($1::text[], $2::int[]) AS a(category, n)"
+            " WHERE l.category = a.category AND l.outcome IS NULL RETURNING l.event_id, l.category",
+            list(found),
+            list(found.values()),
+            now,
+        )
+        return {row["event_id"]: row["category"] for row in rows}
 
     async def fresh_answers(
         self, *, categories: Collection[str], fresh_seconds: float

@@ -3,7 +3,7 @@ tests) and the PostgreSQL one the service runs with."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -109,16 +109,14 @@ class ResourceLookups(Protocol):
     async def start(self, *, waits: Sequence[ResourceWait], wait_seconds: float, now: datetime) -> set[UUID]: ...
 
     async def settle(
-        self,
-        *,
-        request_ids: Collection[UUID],
-        outcome: str,
-        resources: int | None,
-        now: datetime,
-        category: str | None = None,
+        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
     ) -> list[UUID]: ...
 
-    async def keep_answer(self, *, request_id: UUID, results: Sequence[ResourceView]) -> str | None: ...
+    async def keep_answers(
+        self, *, answers: Sequence[tuple[UUID, Sequence[ResourceView]]]
+    ) -> dict[str, list[ResourceView]]: ...
+
+    async def settle_answered(self, *, found: Mapping[str, int], now: datetime) -> dict[UUID, str]: ...
 
     async def fresh_answers(
         self, *, categories: Collection[str], fresh_seconds: float

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -209,8 +209,10 @@ class FakeDeliveries:
 
         def behind_acknowledgment(row: StoredDelivery) -> bool:
             p = row.planned
-            return (p.audience, p.channel) == ("parent", "email") and p.template != ACKNOWLEDGMENT and (
-                p.inquiry_id in acknowledging
+            return (
+                (p.audience, p.channel) == ("parent", "email")
+                and p.template != ACKNOWLEDGMENT
+                and (p.inquiry_id in acknowledging)
             )
 
         due = sorted(
@@ -219,7 +221,7 @@ class FakeDeliveries:
                 for row in self.by_id.values()
                 if row.status == "pending" and row.next_attempt_at <= now and not behind_acknowledgment(row)
             ),
-            key=lambda row: row.next_attempt_at,
+            key=lambda row: (row.planned.template != ACKNOWLEDGMENT, row.next_attempt_at),  # acknowledgments first
         )[:limit]
         for row in due:
             row.status, row.attempts = "sending", row.attempts + 1
@@ -317,13 +319,21 @@ class FakeResourceLookups:
         self.stale: set[str] = set()
         self._deliveries = deliveries
 
-    async def keep_answer(self, *, request_id: UUID, results: Sequence[ResourceView]) -> str | None:
-        row = self.by_request.get(request_id)
-        if row is None:
-            return None
-        self.answers[row.wait.category] = list(results)
-        self.stale.discard(row.wait.category)
-        return row.wait.category
+    async def keep_answers(
+        self, *, answers: Sequence[tuple[UUID, Sequence[ResourceView]]]
+    ) -> dict[str, list[ResourceView]]:
+        kept = {self.by_request[r].wait.category: list(results) for r, results in answers if r in self.by_request}
+        self.answers.update(kept)
+        self.stale -= set(kept)
+        return kept
+
+    async def settle_answered(self, *, found: Mapping[str, int], now: datetime) -> dict[UUID, str]:
+        settled = {}
+        for row in self.by_request.values():
+            if row.outcome is None and row.wait.category in found:
+                row.outcome, row.resources = "answered", found[row.wait.category]
+                settled[row.wait.event_id] = row.wait.category
+        return settled
 
     async def fresh_answers(
         self, *, categories: Collection[str], fresh_seconds: float
@@ -337,18 +347,12 @@ class FakeResourceLookups:
         return started
 
     async def settle(
-        self,
-        *,
-        request_ids: Collection[UUID],
-        outcome: str,
-        resources: int | None,
-        now: datetime,
-        category: str | None = None,
+        self, *, request_ids: Collection[UUID], outcome: str, resources: int | None, now: datetime
     ) -> list[UUID]:
         settled = []
-        for request_id, row in self.by_request.items():
-            asked = request_id in request_ids or (category is not None and row.wait.category == category)
-            if asked and row.outcome is None:
+        for request_id in request_ids:
+            row = self.by_request.get(request_id)
+            if row is not None and row.outcome is None:
                 row.outcome, row.resources = outcome, resources
                 settled.append(row.wait.event_id)
         return settled
