@@ -7,22 +7,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
+from service_databases import migrated_pool
 
 from services.intake import handlers
 from services.intake.console import stats
 from services.intake.domain import QueueFilter
 from services.intake.unit_of_work import PostgresIntakeUnitOfWork
-from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
-from shared.db.pool import connect, create_pool
 from shared.settings import PlatformSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-MIGRATIONS = Path(__file__).parents[2] / "services" / "intake" / "migrations"
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
 # The district's open hours, 09:00-17:00 in Chicago (15:00-23:00 UTC), Monday and Tuesday.
 OPEN_HOURS = [(MONDAY + timedelta(hours=15), MONDAY + timedelta(hours=23)), *[]]
@@ -35,16 +32,8 @@ def at(day: int, hour: float) -> datetime:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(platform: PlatformSettings) -> AsyncIterator[asyncpg.Pool]:
-    conn = await connect(platform)
-    try:
-        await apply_migrations(
-            conn, schema="intake", sources=[plumbing_source(), MigrationSource("intake", MIGRATIONS)]
-        )
-    finally:
-        await conn.close()
-    created = await create_pool(platform, schema="intake", application_name="test-console-stats")
-    yield created
-    await created.close()
+    async with migrated_pool(platform, "intake") as migrated:
+        yield migrated
 
 
 async def inquiry(

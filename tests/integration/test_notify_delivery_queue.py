@@ -13,17 +13,15 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from service_databases import migrated_pool
 
 from services.notify import handlers
-from services.notify.app import MIGRATIONS
 from services.notify.resources import request_id_for
 from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.contracts.catalog import LookupReplied, ResourceView
 from shared.contracts.inquiries import InquirySubmitted
 from shared.contracts.routing import InquiryAssigned, StaffUpdated
-from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
-from shared.db.pool import connect, create_pool
 from shared.settings import PlatformSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -36,16 +34,8 @@ ALEX = {"staff_id": "ns-1", "role": "network_staff", "network_id": "n4", "name":
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(platform: PlatformSettings) -> AsyncIterator[asyncpg.Pool]:
-    conn = await connect(platform)
-    try:
-        await apply_migrations(
-            conn, schema="notify", sources=[plumbing_source(), MigrationSource("notify", MIGRATIONS)]
-        )
-    finally:
-        await conn.close()
-    created = await create_pool(platform, schema="notify", application_name="test-notify-queue")
-    yield created
-    await created.close()
+    async with migrated_pool(platform, "notify") as migrated:
+        yield migrated
 
 
 def submitted(email: str, *, category: str = "attendance", language: str = "en") -> InquirySubmitted:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 import pytest_asyncio
+from service_databases import migrated_pool
 
 from services.notify import handlers
 from services.notify.dispatcher import DeliveryDispatcher
@@ -25,26 +25,15 @@ from services.notify.templates import TemplateRenderer
 from services.notify.unit_of_work import PostgresNotifyUnitOfWork
 from shared.clock import ScaledClock, clock_span
 from shared.contracts.inquiries import InquirySubmitted
-from shared.db.migrations import MigrationSource, apply_migrations, plumbing_source
-from shared.db.pool import connect, create_pool
 from shared.settings import PlatformSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-MIGRATIONS = Path(__file__).parents[2] / "services" / "notify" / "migrations"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(platform: PlatformSettings) -> AsyncIterator[asyncpg.Pool]:
-    conn = await connect(platform)
-    try:
-        await apply_migrations(
-            conn, schema="notify", sources=[plumbing_source(), MigrationSource("notify", MIGRATIONS)]
-        )
-    finally:
-        await conn.close()
-    pool = await create_pool(platform, schema="notify", application_name="test-notify")
-    yield pool
-    await pool.close()
+    async with migrated_pool(platform, "notify") as migrated:
+        yield migrated
 
 
 class SlowEmail:
